@@ -1,0 +1,26 @@
+# The CNN study pipeline: download -> datasets -> conv gate -> train -> aggregate -> figures -> report.
+# Every stage lives in workflow/rules/<stage>.smk; all logic lives in the cnnstudy package.
+
+
+# --configfile replaces the default config instead of being merged into it: the demo and a
+# lab's own study config are complete configs, not patches of the full study.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/conv.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        all_targets(),

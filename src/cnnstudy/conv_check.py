@@ -1,0 +1,198 @@
+"""The correctness gate and the timing table of the hand-written convolutions.
+
+``CASES`` are seed 000's test suite (all of it, dilation and grouping included) plus
+padding, rectangular kernels and gradients; :func:`run_cases` checks every implementation
+against ``F.conv2d`` and autograd and returns a tidy table. :func:`time_layers` times
+forward and backward of each implementation beside ``F.conv2d`` in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .conv import conv2d_im2col, conv2d_im2col_backward, conv2d_naive, conv2d_unfold
+
+SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    x: tuple
+    w: tuple
+    kwargs: dict = field(default_factory=dict)
+    bias: str = "random"  # random | zero | none
+
+
+CASES = [
+    Case("square_kernel", (2, 3, 16, 16), (4, 3, 3, 3)),
+    Case("horizontal_kernel", (2, 3, 16, 16), (4, 3, 1, 5)),
+    Case("vertical_kernel", (2, 3, 16, 16), (4, 3, 5, 1)),
+    Case("increasing_filters", (2, 4, 12, 12), (16, 4, 3, 3)),
+    Case("decreasing_filters", (2, 16, 12, 12), (4, 16, 3, 3)),
+    Case("same_filters", (2, 8, 12, 12), (8, 8, 3, 3)),
+    Case("stride", (2, 3, 17, 17), (4, 3, 3, 3), {"stride": 2}),
+    Case("stride_rectangular", (2, 3, 17, 15), (4, 3, 3, 3), {"stride": (2, 3)}),
+    Case("dilation", (2, 3, 16, 16), (4, 3, 3, 3), {"dilation": 2}),
+    Case("grouping", (4, 128, 64, 64), (64, 32, 3, 3), {"groups": 4, "padding": 1}),
+    Case("depthwise", (2, 6, 10, 10), (12, 1, 3, 3), {"groups": 6}),
+    Case("biased", (2, 3, 10, 10), (5, 3, 3, 3), {}, "random"),
+    Case("zero_biased", (2, 3, 10, 10), (5, 3, 3, 3), {}, "zero"),
+    Case("no_bias", (2, 3, 10, 10), (5, 3, 3, 3), {}, "none"),
+    Case("padding", (2, 3, 10, 10), (4, 3, 3, 3), {"padding": 2}),
+    Case("padding_pair", (2, 3, 10, 12), (4, 3, 3, 5), {"padding": (1, 2)}),
+    Case("padding_same_even", (2, 3, 10, 10), (4, 3, 4, 2), {"padding": "same"}),
+    Case("padding_valid", (2, 3, 10, 10), (4, 3, 3, 3), {"padding": "valid"}),
+    Case("rectangular_kernel", (2, 3, 14, 14), (4, 3, 2, 5)),
+    Case("everything", (2, 6, 19, 17), (9, 2, 3, 4), {"stride": (2, 1), "padding": (2, 1), "dilation": (1, 2), "groups": 3}),
+]
+
+
+def tolerance(dtype) -> float:
+    return 1e-9 if dtype == np.float64 else 1e-4
+
+
+def make_inputs(case: Case, seed: int = 0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(case.x).astype(dtype)
+    w = rng.standard_normal(case.w).astype(dtype) / np.sqrt(np.prod(case.w[1:]))
+    b = {"random": rng.standard_normal(case.w[0]).astype(dtype), "zero": np.zeros(case.w[0], dtype), "none": None}[case.bias]
+    return x, w, b
+
+
+def reference(x, w, b, kwargs, grad_out):
+    """F.conv2d output and autograd gradients (dx, dw, db)."""
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True) if b is not None else None
+    y = F.conv2d(xt, wt, bt, **kwargs)
+    y.backward(torch.tensor(grad_out))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), (bt.grad.numpy() if bt is not None else None)
+
+
+def _err(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if a is not None else 0.0
+
+
+def check_case(case: Case, impl: str, seed: int = 0) -> dict:
+    x, w, b = make_inputs(case, seed)
+    y_ref_shape = F.conv2d(torch.zeros(case.x, dtype=torch.float64), torch.zeros(case.w, dtype=torch.float64), **case.kwargs).shape
+    g = np.random.default_rng(seed + 1).standard_normal(tuple(y_ref_shape))
+    y_ref, dx_ref, dw_ref, db_ref = reference(x, w, b, case.kwargs, g)
+    errs = {"output": np.nan, "grad_input": np.nan, "grad_weight": np.nan, "grad_bias": np.nan}
+    if impl == "naive":
+        errs["output"] = _err(conv2d_naive(x, w, b, **case.kwargs), y_ref)
+    elif impl == "im2col":
+        y, cache = conv2d_im2col(x, w, b, **case.kwargs, return_cache=True)
+        dx, dw, db = conv2d_im2col_backward(g, cache)
+        errs.update(output=_err(y, y_ref), grad_input=_err(dx, dx_ref), grad_weight=_err(dw, dw_ref))
+        errs["grad_bias"] = _err(db, db_ref) if b is not None else np.nan
+    elif impl == "unfold":
+        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        bt = torch.tensor(b, requires_grad=True) if b is not None else None
+        y = conv2d_unfold(xt, wt, bt, **case.kwargs)
+        y.backward(torch.tensor(g))
+        errs.update(output=_err(y.detach(), y_ref), grad_input=_err(xt.grad, dx_ref), grad_weight=_err(wt.grad, dw_ref))
+        errs["grad_bias"] = _err(bt.grad, db_ref) if b is not None else np.nan
+    else:
+        raise ValueError(f"unknown implementation {impl!r}; known: naive, im2col, unfold")
+    tol = tolerance(x.dtype)
+    ok = all(np.isnan(v) or v <= tol for v in errs.values())
+    return {"case": case.name, "implementation": impl, **{f"max_abs_error_{k}": v for k, v in errs.items()}, "tolerance": tol, "passed": ok}
+
+
+def sobel_case(impl: str) -> dict:
+    """Known-filter test: Sobel-x on a vertical step edge gives 4*step at the edge, 0 elsewhere."""
+    img = np.zeros((1, 1, 12, 12))
+    img[..., 6:] = 1.0
+    w = SOBEL_X[None, None]
+    expected = np.zeros((1, 1, 10, 10))
+    expected[..., 4:6] = 4.0  # windows straddling the step see sum of the right column (1+2+1)
+    if impl == "naive":
+        y = conv2d_naive(img, w)
+    elif impl == "im2col":
+        y = conv2d_im2col(img, w)
+    else:
+        y = conv2d_unfold(torch.tensor(img), torch.tensor(w)).numpy()
+    err = _err(y, expected)
+    torch_err = _err(F.conv2d(torch.tensor(img), torch.tensor(w)).numpy(), expected)
+    tol = tolerance(np.float64)
+    return {
+        "case": "known_filter_sobel", "implementation": impl, "max_abs_error_output": err,
+        "max_abs_error_grad_input": np.nan, "max_abs_error_grad_weight": np.nan, "max_abs_error_grad_bias": np.nan,
+        "tolerance": tol, "passed": err <= tol and torch_err <= tol,
+    }
+
+
+def run_cases(impls=("naive", "im2col", "unfold"), cases=CASES, seed: int = 0) -> pd.DataFrame:
+    rows = [check_case(c, i, seed) for c in cases for i in impls] + [sobel_case(i) for i in impls]
+    return pd.DataFrame(rows)
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up (allocations, thread pools)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def time_layer(shape, repeats: int = 5, impls=("im2col", "unfold", "torch"), seed: int = 0) -> list[dict]:
+    """Median forward and forward+backward seconds of each implementation on one layer shape.
+
+    ``shape`` is [N, C_in, H, W, C_out, k, stride, padding]; float32 like training.
+    """
+    n, c, h, w_, co, k, s, p = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w_)).astype(np.float32)
+    w = (rng.standard_normal((co, c, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
+    b = rng.standard_normal(co).astype(np.float32)
+    kw = {"stride": s, "padding": p}
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    g = torch.randn_like(F.conv2d(xt, wt, bt, **kw))
+    gn = g.numpy()
+
+    def torch_fb(fn):
+        def run():
+            for t in (xt, wt, bt):
+                t.grad = None
+            fn(xt, wt, bt, **kw).backward(g)
+        return run
+
+    fns = {
+        "torch": (lambda: F.conv2d(xt, wt, bt, **kw), torch_fb(F.conv2d)),
+        "unfold": (lambda: conv2d_unfold(xt, wt, bt, **kw), torch_fb(conv2d_unfold)),
+        "im2col": (
+            lambda: conv2d_im2col(x, w, b, **kw),
+            lambda: conv2d_im2col_backward(gn, conv2d_im2col(x, w, b, **kw, return_cache=True)[1]),
+        ),
+        "naive": (lambda: conv2d_naive(x, w, b, **kw), None),
+    }
+    rows = []
+    for impl in impls:
+        fwd, fb = fns[impl]
+        with torch.no_grad():
+            tf = _median_time(fwd, repeats)
+        tfb = _median_time(fb, repeats) if fb else np.nan
+        rows.append({"implementation": impl, "shape": "x".join(map(str, shape)), "forward_s": tf, "forward_backward_s": tfb})
+    return rows
+
+
+def time_layers(shapes, repeats: int = 5, naive_shape=(1, 3, 16, 16, 4, 3, 1, 0)) -> pd.DataFrame:
+    """Timing table with ratios to F.conv2d measured in the same run; naive on a small shape only."""
+    rows = []
+    for shape in shapes:
+        rows += time_layer(shape, repeats)
+    rows += time_layer(naive_shape, repeats=1, impls=("naive", "im2col", "unfold", "torch"))
+    df = pd.DataFrame(rows)
+    ref = df[df.implementation == "torch"].set_index("shape")
+    df["forward_ratio"] = df.forward_s / df["shape"].map(ref.forward_s)
+    df["forward_backward_ratio"] = df.forward_backward_s / df["shape"].map(ref.forward_backward_s)
+    return df

@@ -1,0 +1,66 @@
+"""The one dataset format every training job reads: uint8 NCHW tensors per split.
+
+A prepared dataset is a single ``data.pt`` holding ``classes``, per-split images and labels,
+and a sha256 of each split's bytes, so jobs load in well under a second and every run can
+record exactly which data it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class DatasetError(ValueError):
+    """A prepared dataset file is missing, malformed or inconsistent."""
+
+
+def split_digest(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for a in (x, y):
+        a = a.numpy() if isinstance(a, torch.Tensor) else a
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None = None) -> dict:
+    """Write the cache; ``splits`` maps split name to (uint8 NCHW images, int labels)."""
+    out = {"classes": list(classes), "splits": {}, "sha256": {}, "meta": dict(meta or {})}
+    for name, (x, y) in splits.items():
+        x = torch.as_tensor(np.ascontiguousarray(x))
+        y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+        if x.dtype != torch.uint8 or x.ndim != 4:
+            raise DatasetError(f"split {name!r}: images must be uint8 NCHW, got {x.dtype} {tuple(x.shape)}")
+        if len(x) != len(y):
+            raise DatasetError(f"split {name!r}: {len(x)} images but {len(y)} labels")
+        out["splits"][name] = {"x": x, "y": y}
+        out["sha256"][name] = split_digest(x, y)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, path)
+    return out
+
+
+def load(path: str | Path, verify: bool = False) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"prepared dataset {path} does not exist; run the pipeline's dataset rule first")
+    data = torch.load(path, weights_only=True)
+    if verify:
+        for name, s in data["splits"].items():
+            if split_digest(s["x"], s["y"]) != data["sha256"][name]:
+                raise DatasetError(f"{path}: split {name!r} does not match its recorded sha256; rebuild it")
+    return data
+
+
+def class_counts(data: dict) -> "pandas.DataFrame":  # noqa: F821
+    """Tidy table (split, class, count) for data cards."""
+    import pandas as pd
+
+    rows = []
+    for split, s in data["splits"].items():
+        counts = torch.bincount(s["y"], minlength=len(data["classes"]))
+        rows += [(split, c, int(n)) for c, n in zip(data["classes"], counts)]
+    return pd.DataFrame(rows, columns=["split", "class", "count"])

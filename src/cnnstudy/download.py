@@ -1,0 +1,207 @@
+"""Fetch remote files by URL with checksum verification, and extract archives safely.
+
+Every remote file of the study goes through :func:`fetch`: a partial download never lands
+under its final name (it is written to ``<dest>.part`` and renamed atomically once its
+checksum matches), a file already in place with the right checksum is not fetched again,
+and any failure names the file, the expected checksum and where a pre-downloaded copy goes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+CHUNK = 1 << 20
+ALGORITHMS = ("sha256", "md5")
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched or failed verification."""
+
+
+class UnsafeArchiveError(RuntimeError):
+    """An archive member would land outside the extraction folder."""
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parse_checksum(spec: dict) -> tuple[str, str]:
+    """Return (algorithm, hex digest) from a config entry holding ``sha256`` or ``md5``."""
+    found = [(a, spec[a].lower()) for a in ALGORITHMS if spec.get(a)]
+    if len(found) != 1:
+        raise ValueError(
+            f"download entry {spec.get('url', '?')!r} needs exactly one checksum "
+            f"key of {ALGORITHMS}; found {[a for a, _ in found] or 'none'}"
+        )
+    return found[0]
+
+
+def url_to_local_path(url: str) -> Path | None:
+    """Local path of a ``file:`` URL (absolute ``file:///x`` or relative ``file:x``), else None."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "file":
+        return None
+    path = urllib.parse.unquote(parsed.path)
+    if parsed.netloc and parsed.netloc != "localhost":
+        path = parsed.netloc + path  # file:relative/x parses the first part as netloc
+    return Path(path)
+
+
+def _hint(dest: Path, cache_dir: str | None) -> str:
+    where = f"{dest}" + (f" or {Path(cache_dir) / dest.name}" if cache_dir else "")
+    return (
+        f"If this machine has no network, download the file elsewhere and put it at {where}; "
+        "it is used as soon as its checksum matches."
+    )
+
+
+def _verify(path: Path, algorithm: str, expected: str) -> str:
+    actual = file_digest(path, algorithm)
+    return actual if actual == expected else ""
+
+
+def _copy_from(src: Path, part: Path) -> None:
+    if not src.is_file():
+        raise FileNotFoundError(f"no such file: {src}")
+    shutil.copyfile(src, part)
+
+
+def _http_fetch(url: str, part: Path, timeout: float) -> None:
+    """Stream ``url`` into ``part``, resuming with a Range request when a partial file exists."""
+    offset = part.stat().st_size if part.exists() else 0
+    req = urllib.request.Request(url, headers={"User-Agent": "cnnstudy"})
+    if offset:
+        req.add_header("Range", f"bytes={offset}-")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        # A server that ignores Range answers 200 with the whole file: restart then.
+        mode = "ab" if offset and getattr(resp, "status", 200) == 206 else "wb"
+        with open(part, mode) as out:
+            shutil.copyfileobj(resp, out, CHUNK)
+
+
+def fetch(
+    url: str,
+    dest: str | os.PathLike,
+    checksum: dict | tuple[str, str],
+    *,
+    retries: int = 3,
+    timeout: float = 60.0,
+    cache_dir: str | None = None,
+    backoff: float = 2.0,
+    log=print,
+) -> Path:
+    """Download ``url`` to ``dest`` and verify it; return ``dest``.
+
+    ``checksum`` is a config entry (``{"sha256": ...}`` or ``{"md5": ...}``) or a pair
+    ``(algorithm, digest)``. A copy already at ``dest`` or in ``cache_dir`` with the right
+    checksum is used as it is (pre-staged data on clusters without internet).
+    """
+    algorithm, expected = parse_checksum(checksum) if isinstance(checksum, dict) else checksum
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and _verify(dest, algorithm, expected):
+        log(f"{dest}: present, {algorithm} matches; not fetched again")
+        return dest
+    if cache_dir and (Path(cache_dir) / dest.name).is_file():
+        staged = Path(cache_dir) / dest.name
+        if _verify(staged, algorithm, expected):
+            log(f"{dest}: using pre-staged copy {staged}")
+            part = dest.with_name(dest.name + ".part")
+            shutil.copyfile(staged, part)
+            os.replace(part, dest)
+            return dest
+        log(f"{staged}: pre-staged copy has the wrong {algorithm}; ignoring it")
+
+    part = dest.with_name(dest.name + ".part")
+    local = url_to_local_path(url)
+    errors = []
+    for attempt in range(1, retries + 1):
+        try:
+            if local is not None:
+                _copy_from(local, part)
+            else:
+                _http_fetch(url, part, timeout)
+        except (OSError, urllib.error.URLError) as exc:
+            errors.append(f"attempt {attempt}: {exc}")
+            log(f"{url}: {exc}")
+            if attempt < retries:
+                time.sleep(backoff * attempt)
+            continue
+        actual = file_digest(part, algorithm)
+        if actual == expected:
+            os.replace(part, dest)  # atomic: dest is either absent or complete
+            log(f"{dest}: fetched from {url}, {algorithm} {actual}")
+            return dest
+        part.unlink()  # a wrong checksum is not resumable: restart from zero
+        raise DownloadError(
+            f"checksum mismatch for {dest.name} from {url}: expected {algorithm} "
+            f"{expected}, got {actual}. The file is corrupt or the config's checksum is "
+            f"wrong; fix downloads.<name>.{algorithm} in the config or replace the file. "
+            + _hint(dest, cache_dir)
+        )
+    raise DownloadError(
+        f"could not fetch {dest.name} from {url} after {retries} attempts "
+        f"({'; '.join(errors)}); expected {algorithm} {expected}. " + _hint(dest, cache_dir)
+    )
+
+
+def _check_member(root: Path, name: str, is_link: bool, link_target: str | None) -> Path:
+    if os.path.isabs(name) or name.startswith(("/", "\\")):
+        raise UnsafeArchiveError(f"archive member {name!r} has an absolute path")
+    target = (root / name).resolve()
+    if root != target and root not in target.parents:
+        raise UnsafeArchiveError(f"archive member {name!r} would be written outside {root}")
+    if is_link:
+        # Links are refused outright: a link pointing out could be followed by a later member.
+        raise UnsafeArchiveError(f"archive member {name!r} is a link (to {link_target!r})")
+    return target
+
+
+def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Extract a zip or tar(.gz) archive into ``dest`` after checking every member.
+
+    Refuses absolute paths, ``..`` escapes and links before anything is written, and
+    extracts into a temporary folder renamed into place, so ``dest`` is never half-filled.
+    """
+    archive, dest = Path(archive), Path(dest)
+    root_tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(root_tmp, ignore_errors=True)
+    root_tmp.mkdir(parents=True)
+    root = root_tmp.resolve()
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    mode = (info.external_attr >> 16) & 0o170000
+                    _check_member(root, info.filename, mode == 0o120000, None)
+                zf.extractall(root)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                members = tf.getmembers()
+                for m in members:
+                    _check_member(root, m.name, m.issym() or m.islnk(), m.linkname)
+                    if not (m.isfile() or m.isdir()):
+                        raise UnsafeArchiveError(f"archive member {m.name!r} is not a file or folder")
+                tf.extractall(root, members=members, filter="data")
+        else:
+            raise UnsafeArchiveError(f"{archive} is neither a zip nor a tar archive")
+    except BaseException:
+        shutil.rmtree(root_tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(root_tmp, dest)
+    return dest

@@ -1,0 +1,216 @@
+"""One model factory for every network of the study.
+
+Regularization and implementation choices are switches (``bn``, ``dropout``, ``conv_impl``,
+``pool``, ``activation`` ...), not classes per variant. Fully connected input sizes are
+always measured by a dummy forward pass on the real input shape: seed 002's hard-coded 5408
+does not match its own 64x64 images.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .conv import Conv2d as UnfoldConv2d
+
+
+class ModelConfigError(ValueError):
+    """Unknown architecture or option."""
+
+
+def _conv_factory(conv_impl: str) -> Callable[..., nn.Module]:
+    if conv_impl == "torch":
+        return nn.Conv2d
+    if conv_impl == "unfold":
+        return UnfoldConv2d
+    raise ModelConfigError(f"conv_impl must be 'torch' or 'unfold', got {conv_impl!r}")
+
+
+def _activation(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.01)
+    raise ModelConfigError(f"activation must be 'relu' or 'leaky_relu', got {name!r}")
+
+
+def _flat_features(features: nn.Module, in_shape) -> int:
+    with torch.no_grad():
+        was_training = features.training
+        features.eval()
+        n = features(torch.zeros(1, *in_shape)).flatten(1).shape[1]
+        features.train(was_training)
+    return n
+
+
+class Classifier(nn.Module):
+    """features -> flatten -> head; keeps the conv trunk addressable for visualizations."""
+
+    def __init__(self, features: nn.Module, head: nn.Module):
+        super().__init__()
+        self.features, self.head = features, head
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.features(x), 1))
+
+
+def _hw4net(in_shape, num_classes, conv, *, padding=0, chain=0, bn=False, dropout=False, activation="relu", **_):
+    """Seed 002: net1 (padding 0), net2 (padding 1), net3 (net1 + chain of 10 convs)."""
+    c = in_shape[0]
+    layers = [conv(c, 16, 3, padding=padding)]
+    layers += [nn.BatchNorm2d(16)] if bn else []
+    layers += [_activation(activation), nn.MaxPool2d(2, 2), conv(16, 32, 3, padding=padding)]
+    layers += [nn.BatchNorm2d(32)] if bn else []
+    layers += [_activation(activation), nn.MaxPool2d(2, 2)]
+    for _ in range(chain):
+        layers += [conv(32, 32, 3, padding=1)] + ([nn.BatchNorm2d(32)] if bn else []) + [_activation(activation)]
+    features = nn.Sequential(*layers)
+    n = _flat_features(features, in_shape)
+    head = [nn.Linear(n, 64), _activation(activation)]
+    head += [nn.Dropout(0.5)] if dropout else []
+    return Classifier(features, nn.Sequential(*head, nn.Linear(64, num_classes)))
+
+
+def _lenet(in_shape, num_classes, conv, *, bn=False, dropout=False, pool="max", kernel=5, activation="relu", **_):
+    """Seeds 000/001: LeNet-5 for 3-channel input with the reports' options."""
+    if pool not in ("max", "avg"):
+        raise ModelConfigError(f"pool must be 'max' or 'avg', got {pool!r}")
+    Pool = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+    layers = []
+    for cin, cout in ((in_shape[0], 6), (6, 16)):
+        layers += [conv(cin, cout, kernel)] + ([nn.BatchNorm2d(cout)] if bn else [])
+        layers += [_activation(activation), Pool(2, 2)]
+    features = nn.Sequential(*layers)
+    n = _flat_features(features, in_shape)
+    head = []
+    for fin, fout in ((n, 120), (120, 84)):
+        head += [nn.Linear(fin, fout)] + ([nn.BatchNorm1d(fout)] if bn else []) + [_activation(activation)]
+        head += [nn.Dropout(0.5)] if dropout else []
+    return Classifier(features, nn.Sequential(*head, nn.Linear(84, num_classes)))
+
+
+def _vgg_cifar(in_shape, num_classes, conv, *, bn=True, dropout=True, activation="relu", **_):
+    """Seed 001 "Net": three double-conv blocks with BN, maxpool and Dropout2d 0.05."""
+    layers, cin = [], in_shape[0]
+    for a, b in ((32, 64), (128, 128), (256, 256)):
+        for cout in (a, b):
+            layers += [conv(cin, cout, 3, padding=1)] + ([nn.BatchNorm2d(cout)] if bn else [])
+            layers += [_activation(activation)]
+            cin = cout
+        layers += [nn.MaxPool2d(2, 2)] + ([nn.Dropout2d(0.05)] if dropout else [])
+    features = nn.Sequential(*layers)
+    n = _flat_features(features, in_shape)
+    head = []
+    for fin, fout in ((n, 4096), (4096, 1024), (1024, 512)):
+        head += [nn.Dropout(0.1)] if dropout else []
+        head += [nn.Linear(fin, fout), _activation(activation)]
+    return Classifier(features, nn.Sequential(*head, nn.Linear(512, num_classes)))
+
+
+def _alexnet_like(in_shape, num_classes, conv, *, bn=False, dropout=True, activation="relu", **_):
+    """Seed 004 (a): AlexNet-style trunk; BN after the group of three 3x3 convs."""
+    c = in_shape[0]
+    layers = [conv(c, 96, 11, stride=4, padding=1), _activation(activation), nn.MaxPool2d(3, 2)]
+    layers += [conv(96, 256, 5, padding=2), _activation(activation), nn.MaxPool2d(3, 2)]
+    layers += [conv(256, 384, 3, padding=1), _activation(activation)]
+    layers += [conv(384, 384, 3, padding=1), _activation(activation)]
+    layers += [conv(384, 256, 3, padding=1)] + ([nn.BatchNorm2d(256)] if bn else [])
+    layers += [_activation(activation), nn.MaxPool2d(3, 2)]
+    features = nn.Sequential(*layers)
+    n = _flat_features(features, in_shape)
+    drop = [nn.Dropout(0.5)] if dropout else []
+    head = [nn.Linear(n, 4096), _activation(activation), *drop, nn.Linear(4096, 4096), _activation(activation)]
+    head += [nn.Dropout(0.5)] if dropout else []
+    return Classifier(features, nn.Sequential(*head, nn.Linear(4096, num_classes)))
+
+
+def _nin(in_shape, num_classes, conv, *, bn=True, dropout=True, activation="relu", **_):
+    """Seed 004 (b): Network in Network blocks and global average pooling (no fc)."""
+
+    def block(cin, cout, k, s, p):
+        out = []
+        for i, (a, kk, ss, pp) in enumerate(((cin, k, s, p), (cout, 1, 1, 0), (cout, 1, 1, 0))):
+            out += [conv(a, cout, kk, stride=ss, padding=pp)] + ([nn.BatchNorm2d(cout)] if bn else [])
+            out += [_activation(activation)]
+        return out
+
+    layers = block(in_shape[0], 96, 5, 3, 2) + [nn.MaxPool2d(3, 2)]
+    layers += block(96, 256, 3, 1, 2) + [nn.MaxPool2d(3, 2)]
+    layers += ([nn.Dropout(0.5)] if dropout else []) + block(256, num_classes, 3, 1, 1)
+    layers += [nn.AdaptiveAvgPool2d(1)]
+    return Classifier(nn.Sequential(*layers), nn.Identity())
+
+
+def _mnist_cnn(in_shape, num_classes, conv, *, last=64, global_pool=None, bn=False, activation="relu", **_):
+    """Seed 003: three conv(k3, p1)+maxpool stages; fc 576->10 (29,066 parameters)."""
+    layers, cin = [], in_shape[0]
+    for cout in (16, 32, last):
+        layers += [conv(cin, cout, 3, padding=1)] + ([nn.BatchNorm2d(cout)] if bn else [])
+        layers += [_activation(activation), nn.MaxPool2d(2, 2)]
+        cin = cout
+    if global_pool is not None:
+        if global_pool not in ("max", "mean"):
+            raise ModelConfigError(f"global_pool must be 'max' or 'mean', got {global_pool!r}")
+        layers += [nn.AdaptiveMaxPool2d(1) if global_pool == "max" else nn.AdaptiveAvgPool2d(1)]
+    features = nn.Sequential(*layers)
+    return Classifier(features, nn.Linear(_flat_features(features, in_shape), num_classes))
+
+
+def _mnist_gp(in_shape, num_classes, conv, *, global_pool="max", **opts):
+    """Seed 003: same trunk with 81 last channels and global pooling: any input size."""
+    return _mnist_cnn(in_shape, num_classes, conv, last=81, global_pool=global_pool, **opts)
+
+
+def _resnet18_tl(in_shape, num_classes, conv, *, weights=None, train_bn=False, **_):
+    """Seed 000 task 3: ImageNet resnet18, backbone frozen, new fc; BN frozen or trainable.
+
+    ``weights`` is the path of the downloaded torchvision checkpoint (the download stage
+    fetches and verifies it): nothing is fetched from a hub at run time.
+    """
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None)
+    if weights:
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    for p in net.parameters():
+        p.requires_grad = False
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d) and train_bn:
+            for p in m.parameters():
+                p.requires_grad = True
+    net.fc = nn.Linear(net.fc.in_features, num_classes)
+    net.bn_frozen = not train_bn  # read by the training loop to keep BN in eval mode
+    return net
+
+
+ARCHITECTURES = {
+    "net1": lambda *a, **k: _hw4net(*a, **{"padding": 0, **k}),
+    "net2": lambda *a, **k: _hw4net(*a, **{"padding": 1, **k}),
+    "net3": lambda *a, **k: _hw4net(*a, **{"padding": 0, "chain": 10, **k}),
+    "lenet": _lenet,
+    "vgg_cifar": _vgg_cifar,
+    "alexnet_like": _alexnet_like,
+    "nin": _nin,
+    "mnist_cnn": _mnist_cnn,
+    "mnist_gp": _mnist_gp,
+    "resnet18_tl": _resnet18_tl,
+}
+OPTIONS = {
+    "bn", "dropout", "activation", "pool", "kernel", "padding", "chain", "global_pool", "weights", "train_bn",
+}
+
+
+def build_model(arch: str, in_shape, num_classes: int, *, conv_impl: str = "torch", **options) -> nn.Module:
+    """Build ``arch`` for inputs of shape ``in_shape`` (C, H, W) and ``num_classes`` outputs."""
+    if arch not in ARCHITECTURES:
+        raise ModelConfigError(f"unknown model {arch!r}; known models: {sorted(ARCHITECTURES)}")
+    unknown = set(options) - OPTIONS
+    if unknown:
+        raise ModelConfigError(f"unknown option(s) {sorted(unknown)} for model {arch!r}; known: {sorted(OPTIONS)}")
+    return ARCHITECTURES[arch](tuple(in_shape), num_classes, _conv_factory(conv_impl), **options)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,18 @@
+"""Execute a parameterized notebook with papermill and render it to HTML for the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def execute_to_html(notebook, out_notebook, out_html, parameters: dict, kernel: str = "python3") -> None:
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    Path(out_notebook).parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(notebook), str(out_notebook), parameters=parameters, kernel_name=kernel, progress_bar=False, cwd=str(Path(out_notebook).parent)
+    )
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(out_notebook), as_version=4))
+    Path(out_html).write_text(body)

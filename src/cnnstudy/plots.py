@@ -1,0 +1,121 @@
+"""Figures of the report (matplotlib + seaborn). Each function writes one PNG."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: cluster nodes and CI have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import torch  # noqa: E402
+
+from .aggregate import per_class_accuracy  # noqa: E402
+
+DPI = 110
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def sample_grid(data: dict, path, per_class: int = 5, seed: int = 0, split: str = "train"):
+    """Rows are classes, columns random samples of that class."""
+    s = data["splits"][split]
+    classes = data["classes"]
+    gen = torch.Generator().manual_seed(seed)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.4 * per_class, 1.4 * len(classes)), squeeze=False)
+    for row, name in enumerate(classes):
+        idx = torch.nonzero(s["y"] == row).flatten()
+        pick = idx[torch.randperm(len(idx), generator=gen)[:per_class]]
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.axis("off")
+            if col < len(pick):
+                img = s["x"][pick[col]].permute(1, 2, 0).numpy()
+                ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+            if col == 0:
+                ax.set_title(name, loc="left", fontsize=8)
+    _save(fig, path)
+
+
+def class_counts(counts: pd.DataFrame, path, title: str = ""):
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * counts["class"].nunique() + 2), 3))
+    sns.barplot(data=counts, x="class", y="count", hue="split", ax=ax)
+    ax.set_title(f"{title}: images per class and split")
+    ax.tick_params(axis="x", rotation=45)
+    _save(fig, path)
+
+
+def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str = ""):
+    """Loss and accuracy, train and val; models overlaid, mean over seeds with the seeds' range."""
+    c = curves[curves.scope == scope]
+    x = "epoch" if scope == "epoch" else "step"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        if len(c):
+            sns.lineplot(
+                data=c, x=x, y=metric, hue="model", style="split", errorbar=("pi", 100), ax=ax,
+                style_order=["train", "val"], marker="o" if scope == "epoch" else None,
+            )
+        ax.set_title(f"{title} {metric} per {x}")
+        if metric == "loss":
+            ax.set_yscale("log")
+    _save(fig, path)
+
+
+def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
+    """Seaborn heatmaps of the best epoch, rows true, columns predicted: one per split."""
+    splits = [s for s in ("train", "val", "test") if s in set(confusion.split)]
+    fig, axes = plt.subplots(1, max(1, len(splits)), figsize=(5.2 * max(1, len(splits)), 4.4), squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        c = confusion[confusion.split == split]
+        order = list(dict.fromkeys(c.true))
+        m = c.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum").reindex(index=order, columns=order)
+        sns.heatmap(m, annot=len(order) <= 10, fmt="d", cmap="Blues", cbar=False, ax=ax)
+        acc = np.trace(m.values) / max(1, m.values.sum())
+        ax.set_title(f"{split} (accuracy {acc:.3f})")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    if not splits:
+        axes[0, 0].text(0.5, 0.5, "no epoch finished", ha="center")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def per_class(confusion: pd.DataFrame, path, title: str = ""):
+    pc = per_class_accuracy(confusion)
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * pc["class"].nunique() + 3), 3.6))
+    if len(pc):
+        sns.barplot(data=pc, x="class", y="accuracy", hue="model", errorbar="sd", ax=ax)
+    ax.set_title(f"{title} per-class val accuracy (best epoch; bars: sd over seeds)")
+    ax.tick_params(axis="x", rotation=45)
+    _save(fig, path)
+
+
+def conv_errors(cases: pd.DataFrame, path):
+    cols = [c for c in cases.columns if c.startswith("max_abs_error_")]
+    long = cases.melt(id_vars=["case", "implementation"], value_vars=cols, var_name="quantity", value_name="error").dropna()
+    long["quantity"] = long.quantity.str.replace("max_abs_error_", "")
+    long["error"] = long.error.clip(lower=1e-18)
+    g = sns.catplot(data=long, x="error", y="case", hue="implementation", col="quantity", kind="strip", height=6, aspect=0.55, log_scale=True)
+    for ax in g.axes.flat:
+        ax.axvline(cases.tolerance.max(), color="red", lw=1, ls="--")
+    g.figure.suptitle("max |error| against F.conv2d / autograd (red: tolerance)", y=1.02)
+    g.savefig(path, dpi=DPI)
+    plt.close(g.figure)
+
+
+def conv_timing(timing: pd.DataFrame, path):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, col in zip(axes, ("forward_ratio", "forward_backward_ratio")):
+        d = timing.dropna(subset=[col])
+        sns.barplot(data=d, x="shape", y=col, hue="implementation", ax=ax)
+        ax.axhline(1, color="k", lw=1)
+        ax.set_yscale("log")
+        ax.set_title(f"{col.replace('_', ' ')} (time / F.conv2d time)")
+        ax.tick_params(axis="x", rotation=30)
+    _save(fig, path)

@@ -1,0 +1,46 @@
+# Stage 5: tidy tables over all runs (pandas).
+
+
+rule aggregate:
+    """One row per run, all curves in long format, all confusion matrices."""
+    input:
+        summaries=run_outputs("summary.json"),
+        metrics=run_outputs("metrics.csv"),
+        confusion=run_outputs("confusion.csv"),
+    output:
+        runs=report(
+            f"{RESULTS}/tables/runs.csv",
+            caption="../report/runs_table.rst",
+            category="Tables",
+            labels={"table": "runs"},
+        ),
+        curves=f"{RESULTS}/tables/curves.csv",
+        confusion=f"{RESULTS}/tables/confusion.csv",
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule answers:
+    """The reports' questions answered from the data, with the spread over seeds."""
+    input:
+        runs=f"{RESULTS}/tables/runs.csv",
+        confusion=f"{RESULTS}/tables/confusion.csv",
+    output:
+        report(
+            f"{RESULTS}/tables/answers.csv",
+            caption="../report/answers.rst",
+            category="Tables",
+            labels={"table": "answers"},
+        ),
+    params:
+        studies={s: config["studies"][s] for s in STUDIES},
+    log:
+        f"{RESULTS}/logs/answers.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/answers.py"

@@ -1,0 +1,116 @@
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+# The cnnstudy package lives in src/: importable here and in every job, in any environment.
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+from cnnstudy import config as study_config
+from cnnstudy.download import url_to_local_path
+
+min_version("9.0")
+
+
+validate(config, "../schemas/config.schema.yaml")
+study_config.check_references(config)
+
+RESULTS = "results"
+RUNS = study_config.runs(config)
+STUDIES = list(config["studies"])
+DATASETS = list(config["datasets"])
+COCO_DATASETS = [n for n, d in config["datasets"].items() if d["kind"] == "coco"]
+
+
+def regex_of(names):
+    return "|".join(map(str, names)) if names else "__none__"
+
+
+wildcard_constraints:
+    study=regex_of(STUDIES),
+    model=regex_of(sorted({r for _, r, _ in RUNS})),
+    seed=r"\d+",
+    dataset=regex_of(DATASETS),
+    download=regex_of(config["downloads"]),
+
+
+def download_file_name(name):
+    """File name of a download: the last part of its URL."""
+    return os.path.basename(config["downloads"][name]["url"].rstrip("/"))
+
+
+def download_path(name):
+    return f"{RESULTS}/downloads/{name}/{download_file_name(name)}"
+
+
+def local_source_of(wildcards):
+    """A file: URL is an input of its download, so a rule that makes it runs first."""
+    local = url_to_local_path(config["downloads"][wildcards.download]["url"])
+    return [str(local)] if local is not None else []
+
+
+def extracted_path(ref):
+    """Path inside an extracted download, from a {download, path} config entry."""
+    return f"{RESULTS}/raw/{ref['download']}/{ref['path']}"
+
+
+def extracted_dir_of(ref):
+    return f"{RESULTS}/raw/{ref['download']}"
+
+
+def dataset_file(dataset):
+    return f"{RESULTS}/datasets/{dataset}/data.pt"
+
+
+def dataset_of_study(wildcards):
+    return dataset_file(config["studies"][wildcards.study]["dataset"])
+
+
+def run_dir(study, model, seed):
+    return f"{RESULTS}/runs/{study}/{model}/seed{seed}"
+
+
+def run_params(wildcards):
+    """The resolved settings of one run; a change reruns that run only."""
+    return study_config.run_config(config, wildcards.study, wildcards.model, int(wildcards.seed))
+
+
+def runs_of_study(study):
+    return [(m, s) for st, m, s in RUNS if st == study]
+
+
+def run_outputs(name, study=None):
+    return [f"{run_dir(st, m, s)}/{name}" for st, m, s in RUNS if study in (None, st)]
+
+
+def train_resources(key):
+    return config["resources"]["train"][key]
+
+
+def all_targets():
+    targets = [
+        f"{RESULTS}/tables/runs.csv",
+        f"{RESULTS}/tables/curves.csv",
+        f"{RESULTS}/tables/answers.csv",
+        f"{RESULTS}/conv/cases.csv",
+        f"{RESULTS}/conv/timing.csv",
+        f"{RESULTS}/figures/conv/errors.png",
+        f"{RESULTS}/figures/conv/timing.png",
+        f"{RESULTS}/notebooks/conv_tester.html",
+    ]
+    targets += [f"{RESULTS}/figures/datasets/{d}_samples.png" for d in DATASETS]
+    targets += [f"{RESULTS}/figures/datasets/{d}_card.png" for d in DATASETS]
+    for study in STUDIES:
+        targets += [
+            f"{RESULTS}/figures/{study}/curves_epoch.png",
+            f"{RESULTS}/figures/{study}/curves_steps.png",
+            f"{RESULTS}/figures/{study}/per_class_accuracy.png",
+        ]
+        targets += [
+            f"{RESULTS}/figures/{study}/confusion/{m}_seed{s}.png"
+            for m, s in runs_of_study(study)
+        ]
+    return targets

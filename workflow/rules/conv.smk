@@ -1,0 +1,91 @@
+# Stage 3: the hand-written convolutions, checked against torch; a gate before any training.
+
+
+rule conv_tests:
+    """Every case x implementation against F.conv2d and autograd; fails naming the failing cases."""
+    output:
+        report(
+            f"{RESULTS}/conv/cases.csv",
+            caption="../report/conv_cases.rst",
+            category="Convolution from scratch",
+            labels={"table": "correctness"},
+        ),
+    log:
+        f"{RESULTS}/logs/conv/tests.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/conv/tests.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/conv_tests.py"
+
+
+rule conv_timing:
+    """Forward and backward seconds of each implementation beside F.conv2d, in one run."""
+    input:
+        f"{RESULTS}/conv/cases.csv",
+    output:
+        report(
+            f"{RESULTS}/conv/timing.csv",
+            caption="../report/conv_timing.rst",
+            category="Convolution from scratch",
+            labels={"table": "timing"},
+        ),
+    params:
+        shapes=config["conv_tests"]["timing_shapes"],
+        repeats=config["conv_tests"]["timing_repeats"],
+    log:
+        f"{RESULTS}/logs/conv/timing.log",
+    threads: 2
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/conv_timing.py"
+
+
+rule conv_figures:
+    input:
+        cases=f"{RESULTS}/conv/cases.csv",
+        timing=f"{RESULTS}/conv/timing.csv",
+    output:
+        errors=report(
+            f"{RESULTS}/figures/conv/errors.png",
+            caption="../report/conv_errors.rst",
+            category="Convolution from scratch",
+            labels={"figure": "error against torch"},
+        ),
+        timing=report(
+            f"{RESULTS}/figures/conv/timing.png",
+            caption="../report/conv_timing.rst",
+            category="Convolution from scratch",
+            labels={"figure": "time against torch"},
+        ),
+    log:
+        f"{RESULTS}/logs/conv/figures.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/conv_figures.py"
+
+
+rule conv_notebook:
+    """Seed 004's Conv2DTester as a parameterized notebook, executed with papermill."""
+    input:
+        notebook=workflow.source_path("../notebooks/conv_tester.ipynb"),
+        gate=f"{RESULTS}/conv/cases.csv",
+    output:
+        notebook=f"{RESULTS}/notebooks/conv_tester.ipynb",
+        html=report(
+            f"{RESULTS}/notebooks/conv_tester.html",
+            caption="../report/conv_notebook.rst",
+            category="Convolution from scratch",
+            labels={"notebook": "conv tester"},
+        ),
+    params:
+        shape=config["conv_tests"]["notebook_shape"],
+    log:
+        f"{RESULTS}/logs/conv/notebook.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/run_notebook.py"

@@ -1,0 +1,52 @@
+# Stage 2: prepared datasets (uint8 tensors + manifest), with a data card and sample grid each.
+
+
+rule coco_subset:
+    """The seed-002 COCO classification subset, built with pycocotools."""
+    input:
+        annotations=lambda wc: extracted_dir_of(config["datasets"][wc.dataset]["annotations"]),
+        images=lambda wc: extracted_dir_of(config["datasets"][wc.dataset]["images"]),
+    output:
+        data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
+        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+        images=directory(f"{RESULTS}/datasets/{{dataset}}/images"),
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+        annotation_file=lambda wc: extracted_path(config["datasets"][wc.dataset]["annotations"]),
+        image_dir=lambda wc: extracted_path(config["datasets"][wc.dataset]["images"]),
+    log:
+        f"{RESULTS}/logs/datasets/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/datasets/{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=regex_of(COCO_DATASETS),
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/coco_subset.py"
+
+
+rule dataset_card:
+    """Counts per class and split, and a grid of random samples per class."""
+    input:
+        dataset_file("{dataset}"),
+    output:
+        samples=report(
+            f"{RESULTS}/figures/datasets/{{dataset}}_samples.png",
+            caption="../report/dataset_samples.rst",
+            category="Datasets",
+            labels={"dataset": "{dataset}", "figure": "samples"},
+        ),
+        card=report(
+            f"{RESULTS}/figures/datasets/{{dataset}}_card.png",
+            caption="../report/dataset_card.rst",
+            category="Datasets",
+            labels={"dataset": "{dataset}", "figure": "counts"},
+        ),
+        counts=f"{RESULTS}/tables/datasets/{{dataset}}_counts.csv",
+    log:
+        f"{RESULTS}/logs/datasets/{{dataset}}_card.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/dataset_card.py"

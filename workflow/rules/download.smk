@@ -1,0 +1,51 @@
+# Stage 1: every remote file of the config, fetched and verified by checksum, then extracted.
+
+
+rule demo_coco_source:
+    """Generate the offline demo's COCO twin (official layout) that demo.yaml fetches via file: URLs."""
+    output:
+        images=f"{RESULTS}/demo_source/coco/train2014.zip",
+        annotations=f"{RESULTS}/demo_source/coco/annotations_trainval2014.zip",
+    params:
+        settings=config["demo_sources"].get("coco", {}),
+    log:
+        f"{RESULTS}/logs/demo_coco_source.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/demo_coco_source.py"
+
+
+rule download:
+    """Fetch one file of config['downloads'] with retries and verify its checksum."""
+    input:
+        local_source_of,
+    output:
+        f"{RESULTS}/downloads/{{download}}/{{filename}}",
+    params:
+        entry=lambda wc: config["downloads"][wc.download],
+        cache=config["download_cache"],
+        retries=config["download_retries"],
+    log:
+        f"{RESULTS}/logs/download/{{download}}/{{filename}}.log",
+    retries: 1
+    resources:
+        downloads=1,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download.py"
+
+
+rule extract:
+    """Unpack a verified archive; absolute paths, '..' and links are refused."""
+    input:
+        lambda wc: download_path(wc.download),
+    output:
+        directory(f"{RESULTS}/raw/{{download}}"),
+    log:
+        f"{RESULTS}/logs/extract/{{download}}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/extract.py"

@@ -1,0 +1,65 @@
+# Stage 6: figures of every study for the report (matplotlib, seaborn).
+
+
+rule learning_curves:
+    input:
+        curves=f"{RESULTS}/tables/curves.csv",
+    output:
+        epoch=report(
+            f"{RESULTS}/figures/{{study}}/curves_epoch.png",
+            caption="../report/curves_epoch.rst",
+            category="{study}",
+            subcategory="Learning curves",
+            labels={"study": "{study}", "figure": "per epoch"},
+        ),
+        steps=report(
+            f"{RESULTS}/figures/{{study}}/curves_steps.png",
+            caption="../report/curves_steps.rst",
+            category="{study}",
+            subcategory="Learning curves",
+            labels={"study": "{study}", "figure": "per N steps"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{study}}_curves.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/learning_curves.py"
+
+
+rule per_class_accuracy:
+    input:
+        confusion=f"{RESULTS}/tables/confusion.csv",
+    output:
+        report(
+            f"{RESULTS}/figures/{{study}}/per_class_accuracy.png",
+            caption="../report/per_class.rst",
+            category="{study}",
+            subcategory="Per-class accuracy",
+            labels={"study": "{study}", "figure": "per-class accuracy"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{study}}_per_class.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/per_class_accuracy.py"
+
+
+rule confusion_figure:
+    input:
+        f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
+    output:
+        report(
+            f"{RESULTS}/figures/{{study}}/confusion/{{model}}_seed{{seed}}.png",
+            caption="../report/confusion.rst",
+            category="{study}",
+            subcategory="Confusion matrices",
+            labels={"model": "{model}", "seed": "{seed}"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{study}}_{{model}}_seed{{seed}}_confusion.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/confusion_figure.py"

@@ -1,0 +1,30 @@
+# Stage 4: one job per (study, model, seed); resumes from its last checkpoint when rerun.
+
+
+rule train:
+    """Train one run; a diverged run is a result (status 'diverged'), not a failure."""
+    input:
+        data=dataset_of_study,
+        gate=f"{RESULTS}/conv/cases.csv",
+    output:
+        metrics=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/metrics.csv",
+        confusion=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
+        model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
+        summary=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/summary.json",
+    params:
+        run=run_params,
+        # not an output: Snakemake would delete it when a killed job is rerun
+        checkpoint=f"{RESULTS}/checkpoints/{{study}}/{{model}}/seed{{seed}}/last.pt",
+    log:
+        f"{RESULTS}/logs/train/{{study}}/{{model}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{study}}/{{model}}/seed{{seed}}.tsv"
+    threads: train_resources("cpus")
+    resources:
+        gpu=train_resources("gpus"),
+        mem_mb=train_resources("mem_mb"),
+        runtime=train_resources("runtime"),
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/train.py"

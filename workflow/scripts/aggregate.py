@@ -1,0 +1,9 @@
+from cnnstudy import aggregate
+from cnnstudy.logs import script_log
+
+with script_log(snakemake.log[0]) as log:
+    runs = aggregate.runs_table(snakemake.input.summaries)
+    runs.to_csv(snakemake.output.runs, index=False)
+    aggregate.concat_csv(snakemake.input.metrics).to_csv(snakemake.output.curves, index=False)
+    aggregate.concat_csv(snakemake.input.confusion).to_csv(snakemake.output.confusion, index=False)
+    log(f"{len(runs)} runs aggregated; statuses: {runs.status.value_counts().to_dict()}")

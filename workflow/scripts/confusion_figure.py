@@ -1,0 +1,9 @@
+import pandas as pd
+
+from cnnstudy import plots
+from cnnstudy.logs import script_log
+
+with script_log(snakemake.log[0]) as log:
+    w = snakemake.wildcards
+    plots.confusion_pair(pd.read_csv(snakemake.input[0]), snakemake.output[0], title=f"{w.study}: {w.model}, seed {w.seed}")
+    log("confusion matrices plotted")

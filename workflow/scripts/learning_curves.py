@@ -1,0 +1,12 @@
+import pandas as pd
+
+from cnnstudy import plots
+from cnnstudy.logs import script_log
+
+with script_log(snakemake.log[0]) as log:
+    study = snakemake.wildcards.study
+    curves = pd.read_csv(snakemake.input.curves)
+    curves = curves[curves.study == study]
+    plots.learning_curves(curves, snakemake.output.epoch, scope="epoch", title=study)
+    plots.learning_curves(curves, snakemake.output.steps, scope="step", title=study)
+    log(f"{study}: {len(curves)} curve points plotted")

@@ -1,0 +1,11 @@
+from cnnstudy.logs import script_log
+from cnnstudy.notebooks import execute_to_html
+
+with script_log(snakemake.log[0]) as log:
+    execute_to_html(
+        snakemake.input.notebook,
+        snakemake.output.notebook,
+        snakemake.output.html,
+        parameters={"shape": list(snakemake.params.shape)},
+    )
+    log(f"executed {snakemake.input.notebook} -> {snakemake.output.html}")
