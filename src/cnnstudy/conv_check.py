@@ -134,6 +134,18 @@ def run_cases(impls=("naive", "im2col", "unfold"), cases=CASES, seed: int = 0) -
     return pd.DataFrame(rows)
 
 
+class ConvGateError(RuntimeError):
+    """A hand-written convolution disagrees with torch: training must not start."""
+
+
+def gate(table: pd.DataFrame) -> None:
+    """Raise naming every failing (case, implementation) of a :func:`run_cases` table."""
+    failed = table[~table.passed.astype(bool)]
+    if len(failed):
+        names = ", ".join(f"{c} ({i})" for c, i in zip(failed.case, failed.implementation))
+        raise ConvGateError(f"convolution gate failed, training will not start: {names}")
+
+
 def _median_time(fn, repeats: int) -> float:
     fn()  # warm-up (allocations, thread pools)
     times = []

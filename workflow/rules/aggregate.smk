@@ -36,11 +36,11 @@ rule answers:
             category="Tables",
             labels={"table": "answers"},
         ),
-    params:
-        studies={s: config["studies"][s] for s in STUDIES},
     log:
         f"{RESULTS}/logs/answers.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        studies={s: config["studies"][s] for s in STUDIES},
     script:
         "../scripts/answers.py"

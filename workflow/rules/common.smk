@@ -7,7 +7,10 @@ from snakemake.utils import min_version, validate
 # The cnnstudy package lives in src/: importable here and in every job, in any environment.
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+# (set, not required, so no envvars directive: jobs inherit it, cluster jobs set it again)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+)
 
 from cnnstudy import config as study_config
 from cnnstudy.download import url_to_local_path
@@ -75,7 +78,9 @@ def run_dir(study, model, seed):
 
 def run_params(wildcards):
     """The resolved settings of one run; a change reruns that run only."""
-    return study_config.run_config(config, wildcards.study, wildcards.model, int(wildcards.seed))
+    return study_config.run_config(
+        config, wildcards.study, wildcards.model, int(wildcards.seed)
+    )
 
 
 def runs_of_study(study):

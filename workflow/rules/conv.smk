@@ -31,14 +31,14 @@ rule conv_timing:
             category="Convolution from scratch",
             labels={"table": "timing"},
         ),
+    log:
+        f"{RESULTS}/logs/conv/timing.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
     params:
         shapes=config["conv_tests"]["timing_shapes"],
         repeats=config["conv_tests"]["timing_repeats"],
-    log:
-        f"{RESULTS}/logs/conv/timing.log",
-    threads: 2
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/conv_timing.py"
 
@@ -81,11 +81,11 @@ rule conv_notebook:
             category="Convolution from scratch",
             labels={"notebook": "conv tester"},
         ),
-    params:
-        shape=config["conv_tests"]["notebook_shape"],
     log:
         f"{RESULTS}/logs/conv/notebook.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        shape=config["conv_tests"]["notebook_shape"],
     script:
         "../scripts/run_notebook.py"

@@ -4,16 +4,14 @@
 rule coco_subset:
     """The seed-002 COCO classification subset, built with pycocotools."""
     input:
-        annotations=lambda wc: extracted_dir_of(config["datasets"][wc.dataset]["annotations"]),
+        annotations=lambda wc: extracted_dir_of(
+            config["datasets"][wc.dataset]["annotations"]
+        ),
         images=lambda wc: extracted_dir_of(config["datasets"][wc.dataset]["images"]),
     output:
         data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
         images=directory(f"{RESULTS}/datasets/{{dataset}}/images"),
-    params:
-        spec=lambda wc: config["datasets"][wc.dataset],
-        annotation_file=lambda wc: extracted_path(config["datasets"][wc.dataset]["annotations"]),
-        image_dir=lambda wc: extracted_path(config["datasets"][wc.dataset]["images"]),
     log:
         f"{RESULTS}/logs/datasets/{{dataset}}.log",
     benchmark:
@@ -22,6 +20,12 @@ rule coco_subset:
         dataset=regex_of(COCO_DATASETS),
     conda:
         "../../envs/data.yaml"
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+        annotation_file=lambda wc: extracted_path(
+            config["datasets"][wc.dataset]["annotations"]
+        ),
+        image_dir=lambda wc: extracted_path(config["datasets"][wc.dataset]["images"]),
     script:
         "../scripts/coco_subset.py"
 

@@ -6,12 +6,12 @@ rule demo_coco_source:
     output:
         images=f"{RESULTS}/demo_source/coco/train2014.zip",
         annotations=f"{RESULTS}/demo_source/coco/annotations_trainval2014.zip",
-    params:
-        settings=config["demo_sources"].get("coco", {}),
     log:
         f"{RESULTS}/logs/demo_coco_source.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        settings=config["demo_sources"].get("coco", {}),
     script:
         "../scripts/demo_coco_source.py"
 
@@ -22,17 +22,17 @@ rule download:
         local_source_of,
     output:
         f"{RESULTS}/downloads/{{download}}/{{filename}}",
+    log:
+        f"{RESULTS}/logs/download/{{download}}/{{filename}}.log",
+    retries: 1
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        downloads=1,
     params:
         entry=lambda wc: config["downloads"][wc.download],
         cache=config["download_cache"],
         retries=config["download_retries"],
-    log:
-        f"{RESULTS}/logs/download/{{download}}/{{filename}}.log",
-    retries: 1
-    resources:
-        downloads=1,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/download.py"
 

@@ -11,20 +11,20 @@ rule train:
         confusion=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
         model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
         summary=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/summary.json",
-    params:
-        run=run_params,
-        # not an output: Snakemake would delete it when a killed job is rerun
-        checkpoint=f"{RESULTS}/checkpoints/{{study}}/{{model}}/seed{{seed}}/last.pt",
     log:
         f"{RESULTS}/logs/train/{{study}}/{{model}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{study}}/{{model}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: train_resources("cpus")
     resources:
         gpu=train_resources("gpus"),
         mem_mb=train_resources("mem_mb"),
         runtime=train_resources("runtime"),
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        run=run_params,
+        # not an output: Snakemake would delete it when a killed job is rerun
+        checkpoint=f"{RESULTS}/checkpoints/{{study}}/{{model}}/seed{{seed}}/last.pt",
     script:
         "../scripts/train.py"

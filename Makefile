@@ -1,0 +1,30 @@
+# Set-up and the two entry points of the README. Everything installs into .venv.
+VENV   ?= .venv
+PYTHON ?= python3
+CORES  ?= 2
+BIN    := $(VENV)/bin
+
+.PHONY: demo test report lint clean-demo
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev]"
+	touch $@
+
+## demo: the whole pipeline on the generated demo data, then its report (report/demo.html)
+demo: $(BIN)/.installed
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report report/demo.html
+
+## test: unit and integration tests (CI runs exactly this)
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+## report: (re)build the report of the full study after it has run
+report: $(BIN)/.installed
+	$(BIN)/snakemake --cores 1 --report report/report.html
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+	$(BIN)/snakefmt --check .

@@ -1,0 +1,153 @@
+import functools
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+import zipfile
+
+import pytest
+
+from cnnstudy.download import DownloadError, UnsafeArchiveError, extract, fetch, file_digest, url_to_local_path
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def source(tmp_path):
+    data = bytes(range(256)) * 4000
+    p = tmp_path / "src" / "archive.bin"
+    p.parent.mkdir()
+    p.write_bytes(data)
+    return p, data
+
+
+def test_file_url_fetch_verifies_and_lands_atomically(tmp_path, source):
+    src, data = source
+    dest = fetch(src.as_uri(), tmp_path / "out" / "archive.bin", {"sha256": sha(data)}, log=lambda m: None)
+    assert dest.read_bytes() == data
+    assert not (tmp_path / "out" / "archive.bin.part").exists()
+
+
+def test_md5_checksums_are_supported(tmp_path, source):
+    src, data = source
+    dest = fetch(src.as_uri(), tmp_path / "a.bin", {"md5": hashlib.md5(data).hexdigest()}, log=lambda m: None)
+    assert file_digest(dest, "md5") == hashlib.md5(data).hexdigest()
+
+
+def test_relative_file_url(tmp_path, source, monkeypatch):
+    src, data = source
+    monkeypatch.chdir(tmp_path)
+    assert url_to_local_path("file:src/archive.bin") == src.relative_to(tmp_path)
+    dest = fetch("file:src/archive.bin", tmp_path / "b.bin", {"sha256": sha(data)}, log=lambda m: None)
+    assert dest.read_bytes() == data
+
+
+def test_present_file_with_right_checksum_is_not_fetched_again(tmp_path, source):
+    src, data = source
+    dest = tmp_path / "c.bin"
+    dest.write_bytes(data)
+    messages = []
+    # the URL is unreachable: succeeding proves nothing was fetched
+    fetch("http://127.0.0.1:9/nothing", dest, {"sha256": sha(data)}, retries=1, log=messages.append)
+    assert "not fetched again" in messages[0]
+
+
+def test_prestaged_cache_copy_is_used(tmp_path, source):
+    src, data = source
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "d.bin").write_bytes(data)
+    dest = fetch("http://127.0.0.1:9/d.bin", tmp_path / "out" / "d.bin", {"sha256": sha(data)}, cache_dir=str(cache), retries=1, log=lambda m: None)
+    assert dest.read_bytes() == data
+
+
+def test_wrong_checksum_names_file_expected_hash_and_where_to_put_a_copy(tmp_path, source):
+    src, data = source
+    wrong = "0" * 64
+    with pytest.raises(DownloadError) as err:
+        fetch(src.as_uri(), tmp_path / "e.bin", {"sha256": wrong}, log=lambda m: None)
+    msg = str(err.value)
+    assert "e.bin" in msg and wrong in msg and sha(data) in msg and str(tmp_path / "e.bin") in msg
+    assert not (tmp_path / "e.bin").exists() and not (tmp_path / "e.bin.part").exists()
+
+
+def test_no_network_fails_after_retries_with_hint(tmp_path):
+    with pytest.raises(DownloadError) as err:
+        fetch("http://127.0.0.1:9/f.bin", tmp_path / "f.bin", {"sha256": "1" * 64}, retries=2, backoff=0, timeout=2, log=lambda m: None)
+    msg = str(err.value)
+    assert "after 2 attempts" in msg and "1" * 64 in msg and "put it at" in msg
+
+
+def test_checksum_entry_needs_exactly_one_algorithm(tmp_path, source):
+    src, data = source
+    with pytest.raises(ValueError, match="exactly one checksum"):
+        fetch(src.as_uri(), tmp_path / "g.bin", {"url": "x"}, log=lambda m: None)
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_fetch_and_stale_partial_file_restart(tmp_path, http_server):
+    root, base = http_server
+    data = b"payload-" * 10000
+    (root / "h.bin").write_bytes(data)
+    dest = tmp_path / "h.bin"
+    # a leftover partial download with garbage: the server ignores Range, so it restarts
+    (tmp_path / "h.bin.part").write_bytes(b"garbage")
+    fetch(f"{base}/h.bin", dest, {"sha256": sha(data)}, log=lambda m: None)
+    assert dest.read_bytes() == data
+
+
+def _tar_with(tmp_path, name, *, link=None):
+    p = tmp_path / "bad.tar.gz"
+    with tarfile.open(p, "w:gz") as tf:
+        info = tarfile.TarInfo(name)
+        if link:
+            info.type, info.linkname = tarfile.SYMTYPE, link
+            tf.addfile(info)
+        else:
+            info.size = 3
+            tf.addfile(info, io.BytesIO(b"abc"))
+    return p
+
+
+@pytest.mark.parametrize(
+    "name,link,why",
+    [("../escape.txt", None, "outside"), ("/abs.txt", None, "absolute"), ("ok/link", "/etc/passwd", "link"), ("a/../../x", None, "outside")],
+)
+def test_unsafe_tar_members_are_refused_before_writing(tmp_path, name, link, why):
+    archive = _tar_with(tmp_path, name, link=link)
+    with pytest.raises(UnsafeArchiveError, match=why):
+        extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_unsafe_zip_member_is_refused(tmp_path):
+    p = tmp_path / "bad.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("../evil.txt", "x")
+    with pytest.raises(UnsafeArchiveError, match="outside"):
+        extract(p, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_safe_archive_extracts_and_replaces_previous_content(tmp_path):
+    p = tmp_path / "good.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("d/a.txt", "A")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    extract(p, out)
+    assert (out / "d" / "a.txt").read_text() == "A" and not (out / "stale.txt").exists()

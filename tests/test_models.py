@@ -1,0 +1,68 @@
+import pytest
+import torch
+from torch import nn
+
+from cnnstudy.models import ARCHITECTURES, ModelConfigError, build_model, count_parameters
+
+SHAPES = {
+    "net1": (3, 64, 64), "net2": (3, 64, 64), "net3": (3, 64, 64), "lenet": (3, 32, 32), "vgg_cifar": (3, 32, 32),
+    "alexnet_like": (3, 224, 224), "nin": (3, 32, 32), "mnist_cnn": (1, 28, 28), "mnist_gp": (1, 48, 48),
+    "resnet18_tl": (3, 64, 64),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_builds_and_classifies(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, SHAPES[arch], 7).eval()
+    out = model(torch.randn(2, *SHAPES[arch]))
+    assert out.shape == (2, 7) and torch.isfinite(out).all()
+
+
+def test_fc_input_comes_from_the_input_shape_not_a_constant():
+    # seed 002 hard-coded 5408 (= 32*13*13), which fits 58x58 inputs, not its 64x64 images
+    assert build_model("net1", (3, 64, 64), 5).head[0].in_features == 32 * 14 * 14
+    assert build_model("net2", (3, 64, 64), 5).head[0].in_features == 32 * 16 * 16
+    assert build_model("net3", (3, 64, 64), 5).head[0].in_features == 32 * 14 * 14
+    assert build_model("net1", (3, 58, 58), 5).head[0].in_features == 5408
+
+
+def test_net3_is_net1_plus_ten_convs():
+    convs = lambda m: sum(isinstance(x, nn.Conv2d) for x in m.modules())  # noqa: E731
+    assert convs(build_model("net1", (3, 64, 64), 5)) == 2
+    assert convs(build_model("net3", (3, 64, 64), 5)) == 12
+
+
+def test_seed003_parameter_counts():
+    assert count_parameters(build_model("mnist_cnn", (1, 28, 28), 10)) == 29066
+    assert count_parameters(build_model("mnist_gp", (1, 28, 28), 10)) == 29029
+
+
+def test_global_pooling_model_takes_any_size():
+    model = build_model("mnist_gp", (1, 32, 32), 10, global_pool="mean").eval()
+    for s in (32, 48, 64):
+        assert model(torch.randn(1, 1, s, s)).shape == (1, 10)
+
+
+def test_switches_add_bn_and_dropout_layers():
+    plain = build_model("lenet", (3, 32, 32), 10)
+    both = build_model("lenet", (3, 32, 32), 10, bn=True, dropout=True, activation="leaky_relu", pool="avg", kernel=4)
+    kinds = {type(m) for m in both.modules()}
+    assert {nn.BatchNorm2d, nn.Dropout, nn.LeakyReLU, nn.AvgPool2d} <= kinds
+    assert not {nn.BatchNorm2d, nn.Dropout} & {type(m) for m in plain.modules()}
+
+
+def test_transfer_learning_freezes_backbone_and_optionally_bn():
+    frozen = build_model("resnet18_tl", (3, 64, 64), 10, train_bn=False)
+    trainable = build_model("resnet18_tl", (3, 64, 64), 10, train_bn=True)
+    assert count_parameters(frozen, trainable_only=True) == 512 * 10 + 10
+    assert count_parameters(trainable, trainable_only=True) > count_parameters(frozen, trainable_only=True)
+
+
+def test_unknown_model_and_option_are_clear_errors():
+    with pytest.raises(ModelConfigError, match="unknown model 'net9'.*net1"):
+        build_model("net9", (3, 64, 64), 5)
+    with pytest.raises(ModelConfigError, match="unknown option"):
+        build_model("net1", (3, 64, 64), 5, batchnorm=True)
+    with pytest.raises(ModelConfigError, match="conv_impl"):
+        build_model("net1", (3, 64, 64), 5, conv_impl="fft")

@@ -1,0 +1,123 @@
+"""The demo DAG end to end in a temporary directory, as a user runs it."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.integration
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def smk(workdir, *args, env=None, check=True):
+    proc = subprocess.run(
+        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def job_counts(dry_run_output: str) -> dict:
+    stats = dry_run_output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["seeds"] = [0]
+    cfg["studies"]["seed002"]["training"].update(epochs=4)
+    cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
+    cfg["conv_tests"]["timing_repeats"] = 1
+    (work / "test.yaml").write_text(yaml.safe_dump(cfg))
+    smk(work, "--cores", "2", "--configfile", "test.yaml")
+    return work, cfg
+
+
+def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
+    work, cfg = demo_run
+    res = work / "results"
+    for rel in [
+        "tables/runs.csv", "tables/curves.csv", "tables/confusion.csv", "tables/answers.csv",
+        "conv/cases.csv", "conv/timing.csv", "figures/conv/errors.png", "figures/conv/timing.png",
+        "notebooks/conv_tester.html", "figures/datasets/coco5_samples.png", "figures/datasets/coco5_card.png",
+        "figures/seed002/curves_epoch.png", "figures/seed002/curves_steps.png", "figures/seed002/per_class_accuracy.png",
+        "datasets/coco5/manifest.csv", "datasets/coco5/data.pt",
+    ] + [f"figures/seed002/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")]:
+        assert (res / rel).stat().st_size > 0, rel
+    runs = pd.read_csv(res / "tables" / "runs.csv")
+    assert len(runs) == 3 and (runs.status == "completed").all()
+    best = runs.set_index("model").best_val_accuracy
+    assert best["net1"] > 0.6 and best["net2"] > 0.6  # chance is 0.2
+    curves = pd.read_csv(res / "tables" / "curves.csv")
+    assert set(curves.scope) == {"step", "epoch"} and set(curves.model) == {"net1", "net2", "net3"}
+    manifest = pd.read_csv(res / "datasets" / "coco5" / "manifest.csv")
+    assert manifest.image_id.is_unique and len(manifest) == 5 * (40 + 20)
+    html = (res / "notebooks" / "conv_tester.html").read_text()
+    assert "implementation" in html and "Error" not in html.split("forward+backward")[0][-2000:]
+
+
+def test_report_is_generated(demo_run):
+    work, _ = demo_run
+    (work / "report").mkdir(exist_ok=True)
+    smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
+    html = (work / "report" / "report.html").read_text()
+    assert len(html) > 100_000 and "seed002" in html and "Convolution from scratch" in html
+
+
+def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
+    work, cfg = demo_run
+    assert "Nothing to be done" in smk(work, "-n", "--configfile", "test.yaml").stdout
+    edited = yaml.safe_load((work / "test.yaml").read_text())
+    edited["studies"]["seed002"]["runs"]["net2"]["lr"] = 0.003
+    (work / "edited.yaml").write_text(yaml.safe_dump(edited))
+    counts = job_counts(smk(work, "-n", "--configfile", "edited.yaml").stdout)
+    assert counts["train"] == 1 and counts["confusion_figure"] == 1
+    assert {"aggregate", "learning_curves", "answers", "per_class_accuracy"} <= counts.keys()
+    assert not {"download", "extract", "coco_subset", "conv_tests", "conv_timing", "dataset_card"} & counts.keys()
+
+
+def test_killed_training_job_resumes_and_matches_the_uninterrupted_run(demo_run):
+    work, _ = demo_run
+    run = work / "results" / "runs" / "seed002" / "net1" / "seed0"
+    reference = pd.read_csv(run / "metrics.csv")
+    shutil.rmtree(run)
+    shutil.rmtree(work / "results" / "checkpoints" / "seed002" / "net1")
+    target = str(run.relative_to(work) / "summary.json")
+    killed = smk(work, target, "--cores", "2", "--configfile", "test.yaml", env={"CNNSTUDY_STOP_AFTER_EPOCH": "2"}, check=False)
+    assert killed.returncode != 0 and not (run / "metrics.csv").exists()
+    assert (work / "results" / "checkpoints" / "seed002" / "net1" / "seed0" / "last.pt").exists()
+    smk(work, target, "--cores", "2", "--configfile", "test.yaml")
+    log = (work / "results" / "logs" / "train" / "seed002" / "net1" / "seed0.log").read_text()
+    assert "after epoch 2" in log.split("resumed from")[-1]
+    pd.testing.assert_frame_equal(reference, pd.read_csv(run / "metrics.csv"))  # same seed, same numbers
+
+
+def test_full_config_plans_the_seed002_study_offline(tmp_path):
+    counts = job_counts(smk(tmp_path, "-n", "--configfile", str(ROOT / "config" / "config.yaml")).stdout)
+    assert counts["train"] == 9 and counts["download"] == 2 and counts["coco_subset"] == 1
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run([*SNAKEMAKE, "--lint", "--configfile", "config/demo.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["studies"]["seed002"]["runs"]["net1"]["arch"] = "net9"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = smk(tmp_path, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0 and "unknown model 'net9'" in proc.stdout + proc.stderr
