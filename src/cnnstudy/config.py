@@ -35,7 +35,7 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
 
     def set_defaults(validator, properties, instance, schema):
         for prop, sub in properties.items():
-            if isinstance(instance, dict) and "default" in sub:
+            if isinstance(instance, dict) and isinstance(sub, dict) and "default" in sub:
                 instance.setdefault(prop, copy.deepcopy(sub["default"]))
         yield from validator_cls.VALIDATORS["properties"](validator, properties, instance, schema)
 
@@ -52,11 +52,15 @@ def check_references(config: dict) -> None:
     from .models import ARCHITECTURES
 
     downloads = config.get("downloads", {})
-    for name, ds in config.get("datasets", {}).items():
-        for part in ("annotations", "images", "archive"):
-            ref = ds.get(part, {}).get("download") if isinstance(ds.get(part), dict) else None
-            if ref and ref not in downloads:
-                raise ConfigError(f"datasets/{name}/{part}/download names {ref!r}, which is not under downloads: {sorted(downloads)}")
+    all_datasets = config.get("datasets", {})
+    for name, ds in all_datasets.items():
+        refs = [(f"{part}/download", ds[part]["download"]) for part in ("annotations", "images", "archive") if part in ds]
+        refs += [(f"files/{k}", v) for k, v in ds.get("files", {}).items()]
+        for where, ref in refs:
+            if ref not in downloads:
+                raise ConfigError(f"datasets/{name}/{where} names {ref!r}, which is not under downloads: {sorted(downloads)}")
+        if ds["kind"] == "mnist_varres" and all_datasets.get(ds["source"], {}).get("kind") != "mnist":
+            raise ConfigError(f"datasets/{name}/source is {ds['source']!r}, which is not a dataset of kind mnist")
     for sname, study in config.get("studies", {}).items():
         if study["dataset"] not in config.get("datasets", {}):
             raise ConfigError(
@@ -106,5 +110,6 @@ def run_config(config: dict, study: str, run: str, seed: int) -> dict:
     cfg.update(
         study=study, model=run, seed=int(seed), dataset=s["dataset"], arch=r.get("arch", run),
         options=copy.deepcopy(r.get("options", {})), conv_impl=r.get("conv_impl", "torch"),
+        input=copy.deepcopy(r.get("input", {})),
     )
     return cfg

@@ -18,18 +18,19 @@ class DatasetError(ValueError):
     """A prepared dataset file is missing, malformed or inconsistent."""
 
 
-def split_digest(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> str:
+def split_digest(x, y, size=None) -> str:
     h = hashlib.sha256()
-    for a in (x, y):
+    for a in (x, y) if size is None else (x, y, size):
         a = a.numpy() if isinstance(a, torch.Tensor) else a
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
 
 def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None = None) -> dict:
-    """Write the cache; ``splits`` maps split name to (uint8 NCHW images, int labels)."""
+    """Write the cache; ``splits`` maps split name to (uint8 NCHW images, int labels) or, for
+    variable-resolution data, (images padded top-left to the largest size, labels, sizes)."""
     out = {"classes": list(classes), "splits": {}, "sha256": {}, "meta": dict(meta or {})}
-    for name, (x, y) in splits.items():
+    for name, (x, y, *size) in splits.items():
         x = torch.as_tensor(np.ascontiguousarray(x))
         y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
         if x.dtype != torch.uint8 or x.ndim != 4:
@@ -37,7 +38,9 @@ def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None =
         if len(x) != len(y):
             raise DatasetError(f"split {name!r}: {len(x)} images but {len(y)} labels")
         out["splits"][name] = {"x": x, "y": y}
-        out["sha256"][name] = split_digest(x, y)
+        if size:
+            out["splits"][name]["size"] = torch.as_tensor(np.asarray(size[0]), dtype=torch.int64)
+        out["sha256"][name] = split_digest(x, y, out["splits"][name].get("size"))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out
@@ -50,7 +53,7 @@ def load(path: str | Path, verify: bool = False) -> dict:
     data = torch.load(path, weights_only=True)
     if verify:
         for name, s in data["splits"].items():
-            if split_digest(s["x"], s["y"]) != data["sha256"][name]:
+            if split_digest(s["x"], s["y"], s.get("size")) != data["sha256"][name]:
                 raise DatasetError(f"{path}: split {name!r} does not match its recorded sha256; rebuild it")
     return data
 

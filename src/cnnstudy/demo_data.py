@@ -167,3 +167,100 @@ def make_coco(
     paths["images"].write_bytes(_zip_bytes(files))
     paths["annotations"].write_bytes(_zip_bytes({f"annotations/instances_train{year}.json": ann_json}))
     return paths
+
+
+# ----------------------------------------------------------------------------- CIFAR, MNIST, Imagenette twins
+from . import formats  # noqa: E402
+
+# Ten learnable classes: five shapes in a warm and a cool colour.
+TEN_CLASSES = [(shape, warm) for warm in (True, False) for shape in ("triangle", "bar", "disc", "cross", "ring")]
+CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# 5x7 bitmaps of the digits 0-9 (rows top to bottom, 5 bits each)
+DIGITS = [
+    "01110 10001 10011 10101 11001 10001 01110", "00100 01100 00100 00100 00100 00100 01110",
+    "01110 10001 00001 00010 00100 01000 11111", "11111 00010 00100 00010 00001 10001 01110",
+    "00010 00110 01010 10010 11111 00010 00010", "11111 10000 11110 00001 00001 10001 01110",
+    "00110 01000 10000 11110 10001 10001 01110", "11111 00001 00010 00100 01000 01000 01000",
+    "01110 10001 10001 01110 10001 10001 01110", "01110 10001 10001 01111 00001 00010 01100",
+]
+
+
+def _shape_image(rng, label: int, w: int, h: int) -> Image.Image:
+    shape, warm = TEN_CLASSES[label]
+    img = Image.fromarray((rng.integers(0, 60, size=3) + rng.integers(0, 40, size=(h, w, 3))).clip(0, 255).astype(np.uint8))
+    base = np.array([210, 90, 40]) if warm else np.array([40, 110, 210])
+    color = tuple(int(v) for v in np.clip(base + rng.integers(-30, 31, size=3), 0, 255))
+    r = rng.uniform(0.28, 0.42) * min(w, h)
+    _draw(ImageDraw.Draw(img), shape, color, rng.uniform(r, w - r), rng.uniform(r, h - r), r)
+    return img
+
+
+def _digit_image(rng, label: int, size: int = 28) -> np.ndarray:
+    glyph = np.array([[c == "1" for c in row] for row in DIGITS[label].split()], np.uint8) * 255
+    scale = int(rng.integers(2, 4))
+    big = np.kron(glyph, np.ones((scale, scale), np.uint8))
+    img = np.zeros((size, size), np.float64)
+    top, left = rng.integers(0, size - big.shape[0] + 1), rng.integers(0, size - big.shape[1] + 1)
+    img[top : top + big.shape[0], left : left + big.shape[1]] = big * rng.uniform(0.7, 1.0)
+    img += rng.normal(0, 12, size=img.shape)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def make_cifar10(out_dir, *, train_per_class: int = 30, test_per_class: int = 10, seed: int = 0) -> dict[str, Path]:
+    """``cifar-10-binary.tar.gz`` in the official layout: five data batches, a test batch, meta."""
+    rng = np.random.default_rng(seed)
+
+    def draw(per_class):
+        labels = rng.permutation(np.repeat(np.arange(10), per_class))
+        x = np.stack([np.asarray(_shape_image(rng, int(l), 32, 32)).transpose(2, 0, 1) for l in labels])
+        return x, labels
+
+    xtr, ytr = draw(train_per_class)
+    xte, yte = draw(test_per_class)
+    members = {f"cifar-10-batches-bin/data_batch_{i + 1}.bin": formats.cifar_binary_bytes(xb, yb)
+               for i, (xb, yb) in enumerate(zip(np.array_split(xtr, 5), np.array_split(ytr, 5)))}
+    members["cifar-10-batches-bin/test_batch.bin"] = formats.cifar_binary_bytes(xte, yte)
+    members["cifar-10-batches-bin/batches.meta.txt"] = ("\n".join(CIFAR_NAMES) + "\n\n").encode()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "cifar-10-binary.tar.gz"
+    path.write_bytes(formats.deterministic_targz(members))
+    return {"archive": path}
+
+
+def make_mnist(out_dir, *, train_per_class: int = 60, test_per_class: int = 20, seed: int = 0) -> dict[str, Path]:
+    """The four official idx files, gzipped: 5x7 glyphs scaled, shifted and noised."""
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for part, prefix, per_class in (("train", "train", train_per_class), ("test", "t10k", test_per_class)):
+        labels = rng.permutation(np.repeat(np.arange(10), per_class)).astype(np.uint8)
+        images = np.stack([_digit_image(rng, int(l)) for l in labels])
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            p = out / f"{prefix}-{kind}-ubyte.gz"
+            p.write_bytes(formats.deterministic_gzip(formats.idx_bytes(arr)))
+            paths[f"{part}_{kind.split('-')[0]}"] = p
+    return paths
+
+
+def make_imagenette(out_dir, *, train_per_class: int = 20, val_per_class: int = 8, seed: int = 0) -> dict[str, Path]:
+    """``imagenette2-160.tgz``: ``imagenette2-160/{train,val}/<wnid>/*.JPEG``, shorter side 160."""
+    rng = np.random.default_rng(seed)
+    members = {}
+    wnids = sorted(formats.IMAGENETTE_CLASSES)
+    for split, per_class in (("train", train_per_class), ("val", val_per_class)):
+        for label, wnid in enumerate(wnids):
+            for k in range(per_class):
+                w, h = (160, int(rng.integers(160, 241))) if rng.random() < 0.5 else (int(rng.integers(160, 241)), 160)
+                img = _shape_image(rng, label, w, h)
+                if rng.random() < 0.1:
+                    img = img.convert("L")  # the release holds a few grayscale JPEGs
+                buf = io.BytesIO()
+                img.save(buf, "JPEG", quality=90)
+                members[f"imagenette2-160/{split}/{wnid}/{wnid}_{k:05d}.JPEG"] = buf.getvalue()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "imagenette2-160.tgz"
+    path.write_bytes(formats.deterministic_targz(members))
+    return {"archive": path}

@@ -73,30 +73,66 @@ def make_scheduler(cfg: dict, opt):
 
 
 class Normalizer(torch.nn.Module):
-    """uint8 NCHW -> float, standardized with the training split's per-channel statistics."""
+    """uint8 NCHW -> float, augmented (training only), standardized with the training split's
+    per-channel statistics, and optionally resized (the fixed-size view of variable data)."""
 
-    def __init__(self, x_train_u8: torch.Tensor):
+    def __init__(self, x_train_u8: torch.Tensor, resize: int | None = None):
         super().__init__()
         x = x_train_u8.float().div_(255)
         self.register_buffer("mean", x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1))
         self.register_buffer("std", x.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, -1, 1, 1))
+        self.resize = resize
 
     def forward(self, x_u8, aug_cfg=None, gen=None):
         x = x_u8.float().div_(255)
         if aug_cfg:
             x = augment.augment_batch(x, aug_cfg, gen)
-        return (x - self.mean) / self.std
+        x = (x - self.mean) / self.std
+        if self.resize and x.shape[-1] != self.resize:
+            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", antialias=True, align_corners=False)
+        return x
+
+
+def batch_plan(n: int, batch_size: int, gen: torch.Generator | None, sizes: torch.Tensor | None = None):
+    """Order of the samples and the (start, end, image size) of each batch, on the host.
+
+    Variable-resolution data is batched within equal sizes (batches shuffled across sizes);
+    ``gen=None`` keeps the order (evaluation).
+    """
+    if sizes is None:
+        order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+        return order, [(i, min(i + batch_size, n), None) for i in range(0, n, batch_size)]
+    chunks = []
+    for s in sorted(set(sizes.tolist())):
+        idx = torch.nonzero(sizes == s).flatten()
+        if gen is not None:
+            idx = idx[torch.randperm(len(idx), generator=gen)]
+        chunks += [(idx[i : i + batch_size], s) for i in range(0, len(idx), batch_size)]
+    if gen is not None:
+        chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=gen)]
+    bounds, start = [], 0
+    for idx, s in chunks:
+        bounds.append((start, start + len(idx), s))
+        start += len(idx)
+    return torch.cat([c for c, _ in chunks]), bounds
+
+
+def _take(x, order_dev, start, end, size):
+    xb = x[order_dev[start:end]]
+    return xb if size is None else xb[..., :size, :size]
 
 
 @torch.no_grad()
-def evaluate(model, norm, x, y, num_classes, batch_size):
+def evaluate(model, norm, x, y, num_classes, batch_size, sizes=None):
     """Loss sum, correct count and confusion matrix over a split, all as device tensors."""
     model.eval()
     loss = torch.zeros((), device=x.device)
     conf = torch.zeros(num_classes * num_classes, dtype=torch.long, device=x.device)
-    for i in range(0, len(x), batch_size):
-        out = model(norm(x[i : i + batch_size]))
-        yb = y[i : i + batch_size]
+    order, bounds = batch_plan(len(x), batch_size, None, sizes)
+    order = order.to(x.device)
+    for start, end, size in bounds:
+        out = model(norm(_take(x, order, start, end, size)))
+        yb = y[order[start:end]]
         loss += F.cross_entropy(out, yb, reduction="sum")
         conf += torch.bincount(yb * num_classes + out.argmax(1), minlength=num_classes**2)
     conf = conf.view(num_classes, num_classes)
@@ -161,10 +197,14 @@ def train_run(
     val_name = "val" if "val" in splits else "test"
     xtr, ytr = splits["train"]["x"].to(device), splits["train"]["y"].to(device)
     xva, yva = splits[val_name]["x"].to(device), splits[val_name]["y"].to(device)
-    norm = Normalizer(xtr).to(device)
+    str_, sva = splits["train"].get("size"), splits[val_name].get("size")  # variable resolution
+    resize = (cfg.get("input") or {}).get("resize")
+    norm = Normalizer(xtr, resize).to(device)
+    side = resize or (int(str_.min()) if str_ is not None else None)
+    in_shape = (xtr.shape[1], side, side) if side else tuple(xtr.shape[1:])
 
     torch.manual_seed(seed)  # model init depends on the seed only, not on earlier draws
-    model = build_model(cfg["arch"], xtr.shape[1:], k, conv_impl=cfg.get("conv_impl", "torch"), **cfg.get("options", {}))
+    model = build_model(cfg["arch"], in_shape, k, conv_impl=cfg.get("conv_impl", "torch"), **cfg.get("options", {}))
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(cfg, params)
@@ -195,19 +235,17 @@ def train_run(
         else:
             log(f"{checkpoint_path} belongs to another config ({ck.get('config_hash')} != {chash}); starting afresh")
 
-    n = len(xtr)
-    steps_per_epoch = math.ceil(n / bs)
     for epoch in range(start_epoch, epochs + 1):
         _set_train_mode(model)
-        perm = torch.randperm(n, generator=gen).to(device)
+        order, bounds = batch_plan(len(xtr), bs, gen, str_)
+        order = order.to(device)  # one transfer per epoch; batches are slices of it
         ep = torch.zeros(3, device=device)  # loss sum, correct, count
         win = torch.zeros(3, device=device)
         conf_tr = torch.zeros(k * k, dtype=torch.long, device=device)
         marks = []  # (step, window stats, val loss, val correct) as device tensors
-        for i in range(steps_per_epoch):
-            idx = perm[i * bs : (i + 1) * bs]
-            yb = ytr[idx]
-            out = model(norm(xtr[idx], aug_cfg, aug_gen))
+        for start, end, size in bounds:
+            yb = ytr[order[start:end]]
+            out = model(norm(_take(xtr, order, start, end, size), aug_cfg, aug_gen))
             loss = F.cross_entropy(out, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -220,13 +258,13 @@ def train_run(
                 win += stats
                 conf_tr += torch.bincount(yb * k + pred, minlength=k * k)
             if every and step % every == 0:
-                vl, vc, _ = evaluate(model, norm, xva, yva, k, eval_bs)
+                vl, vc, _ = evaluate(model, norm, xva, yva, k, eval_bs, sva)
                 marks.append((step, win.clone(), vl, vc))
                 win.zero_()
                 _set_train_mode(model)
         if sched:
             sched.step()
-        vl, vc, conf_va = evaluate(model, norm, xva, yva, k, eval_bs)
+        vl, vc, conf_va = evaluate(model, norm, xva, yva, k, eval_bs, sva)
         # the one host sync of the epoch
         ep_h, vl_h, vc_h = ep.tolist(), float(vl), int(vc)
         for s, w, l_, c_ in marks:
@@ -279,7 +317,7 @@ def _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, d
         if "test" in data["splits"] and val_name != "test":
             xt = data["splits"]["test"]["x"].to(device)
             yt = data["splits"]["test"]["y"].to(device)
-            _, correct, conf_te = evaluate(model, norm, xt, yt, k, eval_bs)
+            _, correct, conf_te = evaluate(model, norm, xt, yt, k, eval_bs, data["splits"]["test"].get("size"))
             test_acc = int(correct) / len(yt)
             confs["test"] = conf_te.cpu()
         for split, m in confs.items():

@@ -26,6 +26,7 @@ RUNS = study_config.runs(config)
 STUDIES = list(config["studies"])
 DATASETS = list(config["datasets"])
 COCO_DATASETS = [n for n, d in config["datasets"].items() if d["kind"] == "coco"]
+OTHER_DATASETS = [n for n in DATASETS if n not in COCO_DATASETS]
 
 
 def regex_of(names):
@@ -62,6 +63,21 @@ def extracted_path(ref):
 
 def extracted_dir_of(ref):
     return f"{RESULTS}/raw/{ref['download']}"
+
+
+def dataset_inputs(wildcards):
+    """What a non-COCO dataset is prepared from: an extracted archive, idx files or another dataset."""
+    spec = config["datasets"][wildcards.dataset]
+    if "archive" in spec:
+        return {"root": extracted_dir_of(spec["archive"])}
+    if "files" in spec:
+        return {k: download_path(name) for k, name in spec["files"].items()}
+    return {"source": dataset_file(spec["source"])}
+
+
+def dataset_root(wildcards):
+    spec = config["datasets"][wildcards.dataset]
+    return extracted_path(spec["archive"]) if "archive" in spec else None
 
 
 def dataset_file(dataset):

@@ -30,6 +30,27 @@ rule coco_subset:
         "../scripts/coco_subset.py"
 
 
+rule prepare_dataset:
+    """CIFAR-10 (binary release), MNIST (idx), MNIST at variable resolution, Imagenette (folders)."""
+    input:
+        unpack(dataset_inputs),
+    output:
+        data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
+    log:
+        f"{RESULTS}/logs/datasets/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/datasets/{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=regex_of(OTHER_DATASETS),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+        root=dataset_root,
+    script:
+        "../scripts/prepare_dataset.py"
+
+
 rule dataset_card:
     """Counts per class and split, and a grid of random samples per class."""
     input:

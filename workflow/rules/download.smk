@@ -13,7 +13,52 @@ rule demo_coco_source:
     params:
         settings=config["demo_sources"].get("coco", {}),
     script:
-        "../scripts/demo_coco_source.py"
+        "../scripts/demo_source.py"
+
+
+rule demo_cifar10_source:
+    """The demo's CIFAR-10 twin: cifar-10-binary.tar.gz in the official binary layout."""
+    output:
+        f"{RESULTS}/demo_source/cifar10/cifar-10-binary.tar.gz",
+    log:
+        f"{RESULTS}/logs/demo_cifar10_source.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        settings=config["demo_sources"].get("cifar10", {}),
+    script:
+        "../scripts/demo_source.py"
+
+
+rule demo_mnist_source:
+    """The demo's MNIST twin: the four official idx files, gzipped."""
+    output:
+        train_images=f"{RESULTS}/demo_source/mnist/train-images-idx3-ubyte.gz",
+        train_labels=f"{RESULTS}/demo_source/mnist/train-labels-idx1-ubyte.gz",
+        test_images=f"{RESULTS}/demo_source/mnist/t10k-images-idx3-ubyte.gz",
+        test_labels=f"{RESULTS}/demo_source/mnist/t10k-labels-idx1-ubyte.gz",
+    log:
+        f"{RESULTS}/logs/demo_mnist_source.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        settings=config["demo_sources"].get("mnist", {}),
+    script:
+        "../scripts/demo_source.py"
+
+
+rule demo_imagenette_source:
+    """The demo's Imagenette twin: imagenette2-160.tgz in the release's folder layout."""
+    output:
+        f"{RESULTS}/demo_source/imagenette/imagenette2-160.tgz",
+    log:
+        f"{RESULTS}/logs/demo_imagenette_source.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        settings=config["demo_sources"].get("imagenette", {}),
+    script:
+        "../scripts/demo_source.py"
 
 
 rule download:
