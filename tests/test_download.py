@@ -151,3 +151,10 @@ def test_safe_archive_extracts_and_replaces_previous_content(tmp_path):
     (out / "stale.txt").write_text("old")
     extract(p, out)
     assert (out / "d" / "a.txt").read_text() == "A" and not (out / "stale.txt").exists()
+
+
+def test_sha256_prefix_like_torchvision_weight_names(tmp_path, source):
+    src, data = source
+    fetch(src.as_uri(), tmp_path / "w.pth", {"sha256_prefix": sha(data)[:8]}, log=lambda m: None)
+    with pytest.raises(DownloadError, match="expected sha256_prefix 00000000"):
+        fetch(src.as_uri(), tmp_path / "v.pth", {"sha256_prefix": "00000000"}, log=lambda m: None)

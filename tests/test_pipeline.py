@@ -103,9 +103,17 @@ def test_killed_training_job_resumes_and_matches_the_uninterrupted_run(demo_run)
     pd.testing.assert_frame_equal(reference, pd.read_csv(run / "metrics.csv"))  # same seed, same numbers
 
 
-def test_full_config_plans_the_seed002_study_offline(tmp_path):
-    counts = job_counts(smk(tmp_path, "-n", "--configfile", str(ROOT / "config" / "config.yaml")).stdout)
-    assert counts["train"] == 9 and counts["download"] == 2 and counts["coco_subset"] == 1
+def test_full_config_plans_every_study_offline(tmp_path):
+    from cnnstudy import config as cc
+
+    full = cc.load(ROOT / "config" / "config.yaml")
+    out = smk(tmp_path, "-n", "--configfile", str(ROOT / "config" / "config.yaml")).stdout
+    counts = job_counts(out)
+    assert counts["train"] == len(cc.runs(full)) and counts["download"] == len(full["downloads"])
+    for model in ("net1", "net2", "net3"):
+        for seed in (0, 1, 2):
+            assert f"results/runs/seed002/{model}/seed{seed}/summary.json" in out
+    assert {s for s, _, _ in cc.runs(full)} == {"seed002", "seed000_lenet", "seed000_tl", "seed001", "seed003_mnist", "seed003_varres", "seed004"}
 
 
 def test_lint_and_format_are_clean():

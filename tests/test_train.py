@@ -98,3 +98,14 @@ def test_frozen_bn_stays_in_eval_mode(tmp_path, data_file):
     _set_train_mode(m)
     bns = [x for x in m.modules() if isinstance(x, torch.nn.BatchNorm2d)]
     assert bns and not any(b.training for b in bns) and m.fc.training
+
+
+def test_variable_resolution_batches_hold_one_size_and_cover_every_sample():
+    from cnnstudy.train import batch_plan
+
+    sizes = torch.tensor([32, 48, 64, 32, 32, 48, 64, 64, 64, 32, 48])
+    order, bounds = batch_plan(len(sizes), 2, torch.Generator().manual_seed(0), sizes)
+    assert sorted(order.tolist()) == list(range(len(sizes)))
+    for start, end, s in bounds:
+        assert (sizes[order[start:end]] == s).all()
+    assert len({s for _, _, s in bounds}) == 3

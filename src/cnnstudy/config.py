@@ -19,7 +19,8 @@ TRAINING_KEYS = {
     "optimizer", "lr", "betas", "momentum", "weight_decay", "batch_size", "epochs",
     "eval_every_steps", "eval_batch_size", "scheduler", "augment", "device", "deterministic",
 }
-RUN_KEYS = {"arch", "options", "conv_impl", "seeds", "input"} | TRAINING_KEYS
+RUN_KEYS = {"arch", "options", "conv_impl", "seeds", "input", "pretrained"} | TRAINING_KEYS
+RESULTS = "results"
 
 
 class ConfigError(ValueError):
@@ -71,11 +72,18 @@ def check_references(config: dict) -> None:
                 if comp[key] not in study["runs"]:
                     raise ConfigError(f"studies/{sname}/comparisons: {key}={comp[key]!r} is not one of its runs {sorted(study['runs'])}")
         for rname, run in study["runs"].items():
+            if run.get("pretrained") and run["pretrained"] not in downloads:
+                raise ConfigError(f"studies/{sname}/runs/{rname}/pretrained names {run['pretrained']!r}, not under downloads")
             arch = run.get("arch", rname)
             if arch not in ARCHITECTURES:
                 raise ConfigError(
                     f"studies/{sname}/runs/{rname}: unknown model {arch!r}; known models: {sorted(ARCHITECTURES)}"
                 )
+
+
+def download_path(config: dict, name: str) -> str:
+    """Where download ``name`` lands: results/downloads/<name>/<last part of its URL>."""
+    return f"{RESULTS}/downloads/{name}/{os.path.basename(config['downloads'][name]['url'].rstrip('/'))}"
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -112,4 +120,18 @@ def run_config(config: dict, study: str, run: str, seed: int) -> dict:
         options=copy.deepcopy(r.get("options", {})), conv_impl=r.get("conv_impl", "torch"),
         input=copy.deepcopy(r.get("input", {})),
     )
+    if r.get("pretrained"):
+        cfg["options"]["weights"] = download_path(config, r["pretrained"])
     return cfg
+
+
+def input_shape(config: dict, study: str, run: str) -> tuple[int, int, int]:
+    """(C, H, W) a run's model sees, from its dataset's config (and the run's resize)."""
+    ds = config["datasets"][config["studies"][study]["dataset"]]
+    kind = ds["kind"]
+    if kind == "mnist_varres":
+        ds = {**ds, "size": min(ds["sizes"])}
+    c, side = {"coco": (3, ds.get("size")), "cifar10": (3, 32), "mnist": (1, 28), "mnist_varres": (1, ds.get("size")),
+               "imagenette": (3, ds.get("size"))}[kind]
+    resize = (config["studies"][study]["runs"][run].get("input") or {}).get("resize")
+    return (c, resize or side, resize or side)

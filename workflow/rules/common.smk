@@ -21,7 +21,7 @@ min_version("9.0")
 validate(config, "../schemas/config.schema.yaml")
 study_config.check_references(config)
 
-RESULTS = "results"
+RESULTS = study_config.RESULTS
 RUNS = study_config.runs(config)
 STUDIES = list(config["studies"])
 DATASETS = list(config["datasets"])
@@ -41,13 +41,8 @@ wildcard_constraints:
     download=regex_of(config["downloads"]),
 
 
-def download_file_name(name):
-    """File name of a download: the last part of its URL."""
-    return os.path.basename(config["downloads"][name]["url"].rstrip("/"))
-
-
 def download_path(name):
-    return f"{RESULTS}/downloads/{name}/{download_file_name(name)}"
+    return study_config.download_path(config, name)
 
 
 def local_source_of(wildcards):
@@ -86,6 +81,12 @@ def dataset_file(dataset):
 
 def dataset_of_study(wildcards):
     return dataset_file(config["studies"][wildcards.study]["dataset"])
+
+
+def pretrained_weights(wildcards):
+    """The downloaded weights a run starts from, if any (an input, so they are fetched first)."""
+    name = config["studies"][wildcards.study]["runs"][wildcards.model].get("pretrained")
+    return [download_path(name)] if name else []
 
 
 def run_dir(study, model, seed):

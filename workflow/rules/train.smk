@@ -6,6 +6,7 @@ rule train:
     input:
         data=dataset_of_study,
         gate=f"{RESULTS}/conv/cases.csv",
+        weights=pretrained_weights,
     output:
         metrics=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/metrics.csv",
         confusion=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
