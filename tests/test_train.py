@@ -37,6 +37,9 @@ def test_learns_well_above_chance_and_writes_tidy_outputs(tmp_path, data_file):
     assert (m[m.scope == "step"].step % 5 == 0).all()
     c = pd.read_csv(tmp_path / "a" / "confusion.csv")
     assert set(c.split) == {"train", "val"} and c[c.split == "val"]["count"].sum() == 40
+    g = pd.read_csv(tmp_path / "a" / "grad_norms.csv")
+    assert list(g[g.step == 5].layer) == ["features.0.weight", "features.3.weight", "head.0.weight", "head.2.weight"]
+    assert (g.grad_norm > 0).all() and set(g.step) == set(m[m.scope == "step"].step)
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["config"]["lr"] == 2e-3 and len(summary["data_sha256"]["train"]) == 64
     assert summary["device"] == "cpu" and summary["parameters"] > 0

@@ -207,4 +207,5 @@ def time_layers(shapes, repeats: int = 5, naive_shape=(1, 3, 16, 16, 4, 3, 1, 0)
     ref = df[df.implementation == "torch"].set_index("shape")
     df["forward_ratio"] = df.forward_s / df["shape"].map(ref.forward_s)
     df["forward_backward_ratio"] = df.forward_backward_s / df["shape"].map(ref.forward_backward_s)
+    df["backward_s"] = df.forward_backward_s - df.forward_s  # medians of separate timings: an estimate
     return df

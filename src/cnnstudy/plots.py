@@ -119,3 +119,35 @@ def conv_timing(timing: pd.DataFrame, path):
         ax.set_title(f"{col.replace('_', ' ')} (time / F.conv2d time)")
         ax.tick_params(axis="x", rotation=30)
     _save(fig, path)
+
+
+def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
+    """Per-layer gradient norm against depth, early and late in training: vanishing gradients
+    show as norms that shrink toward the input layers (small depth)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    if len(grads):
+        first, last = grads.step.min(), grads.step.max()
+        for ax, step, when in zip(axes, (first, last), ("first record", "last record")):
+            g = grads[grads.step == step]
+            sns.lineplot(data=g, x="depth", y="grad_norm", hue="model", marker="o", errorbar=("pi", 100), ax=ax)
+            ax.set_yscale("log")
+            ax.set_title(f"{title} gradient norm per layer, {when} (step {step})")
+            ax.set_xlabel("layer depth (0 = first layer)")
+    _save(fig, path)
+
+
+def ablation(runs: pd.DataFrame, path, title: str = ""):
+    """Best validation accuracy of every run: bars are means over seeds, dots single seeds;
+    diverged runs are marked at zero."""
+    r = runs.copy()
+    r["best_val_accuracy"] = r.best_val_accuracy.fillna(0.0)
+    order = r.groupby("model").best_val_accuracy.mean().sort_values(ascending=False).index
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(order) + 2), 3.8))
+    sns.barplot(data=r, x="model", y="best_val_accuracy", order=order, errorbar="sd", color="#9ecae1", ax=ax)
+    sns.stripplot(data=r, x="model", y="best_val_accuracy", order=order, hue="status", ax=ax, size=6)
+    if len(r):
+        ax.axhline(r.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
+    ax.set_title(f"{title}\nbest val accuracy per run (bars: mean and sd over seeds)", fontsize=10)
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=8)
+    _save(fig, path)

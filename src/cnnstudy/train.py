@@ -25,6 +25,7 @@ from . import __version__, augment, datasets
 from .models import build_model, count_parameters
 
 STOP_ENV = "CNNSTUDY_STOP_AFTER_EPOCH"  # test hook: simulate a job killed after epoch N
+CHECKPOINT_FORMAT = 2  # bump when the checkpoint's content changes: older ones are not resumed
 
 
 class TrainConfigError(ValueError):
@@ -134,7 +135,7 @@ def evaluate(model, norm, x, y, num_classes, batch_size, sizes=None):
         out = model(norm(_take(x, order, start, end, size)))
         yb = y[order[start:end]]
         loss += F.cross_entropy(out, yb, reduction="sum")
-        conf += torch.bincount(yb * num_classes + out.argmax(1), minlength=num_classes**2)
+        conf.index_add_(0, yb * num_classes + out.argmax(1), torch.ones_like(yb))  # bincount would sync
     conf = conf.view(num_classes, num_classes)
     return loss, conf.diagonal().sum(), conf
 
@@ -216,12 +217,14 @@ def train_run(
     eval_bs = int(cfg.get("eval_batch_size", 512))
     every = int(cfg.get("eval_every_steps", 100))
     rows: list[dict] = []
+    grad_rows: list[dict] = []  # per-layer gradient norms at every record step (vanishing gradients?)
+    tracked = [(n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() > 1]
     best = {"epoch": 0, "val_accuracy": -1.0, "confusion": None}
     start_epoch, step, status = 1, 0, "completed"
 
     if checkpoint_path.exists():
         ck = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if ck.get("config_hash") == chash:
+        if ck.get("config_hash") == chash and ck.get("format") == CHECKPOINT_FORMAT:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             if sched and ck.get("scheduler"):
@@ -229,20 +232,21 @@ def train_run(
             _restore_rng(ck["rng"], gen, device)
             if aug_gen is not None:
                 aug_gen.set_state(ck["aug_rng"])
-            rows, best, step = ck["rows"], ck["best"], ck["step"]
+            rows, grad_rows, best, step = ck["rows"], ck["grad_rows"], ck["best"], ck["step"]
             start_epoch = ck["epoch"] + 1
             log(f"resumed from {checkpoint_path} after epoch {ck['epoch']}")
         else:
-            log(f"{checkpoint_path} belongs to another config ({ck.get('config_hash')} != {chash}); starting afresh")
+            log(f"{checkpoint_path} belongs to another config or code version; starting afresh")
 
     for epoch in range(start_epoch, epochs + 1):
         _set_train_mode(model)
         order, bounds = batch_plan(len(xtr), bs, gen, str_)
         order = order.to(device)  # one transfer per epoch; batches are slices of it
-        ep = torch.zeros(3, device=device)  # loss sum, correct, count
-        win = torch.zeros(3, device=device)
+        ep = torch.zeros(2, device=device)  # loss sum, correct (counts are known on the host)
+        win = torch.zeros(2, device=device)
+        ep_n = win_n = 0
         conf_tr = torch.zeros(k * k, dtype=torch.long, device=device)
-        marks = []  # (step, window stats, val loss, val correct) as device tensors
+        marks = []  # (step, window stats, window count, val loss, val correct, grad norms): device tensors
         for start, end, size in bounds:
             yb = ytr[order[start:end]]
             out = model(norm(_take(xtr, order, start, end, size), aug_cfg, aug_gen))
@@ -253,25 +257,29 @@ def train_run(
             step += 1
             with torch.no_grad():
                 pred = out.argmax(1)
-                stats = torch.stack([loss.detach() * len(yb), (pred == yb).sum().float(), torch.tensor(float(len(yb)), device=device)])
+                stats = torch.stack([loss.detach() * (end - start), (pred == yb).sum().float()])
                 ep += stats
                 win += stats
-                conf_tr += torch.bincount(yb * k + pred, minlength=k * k)
+                ep_n, win_n = ep_n + end - start, win_n + end - start
+                conf_tr.index_add_(0, yb * k + pred, torch.ones_like(yb))
             if every and step % every == 0:
+                norms = torch.stack([p.grad.norm() if p.grad is not None else p.new_zeros(()) for _, p in tracked])
                 vl, vc, _ = evaluate(model, norm, xva, yva, k, eval_bs, sva)
-                marks.append((step, win.clone(), vl, vc))
+                marks.append((step, win.clone(), win_n, vl, vc, norms))
                 win.zero_()
+                win_n = 0
                 _set_train_mode(model)
         if sched:
             sched.step()
         vl, vc, conf_va = evaluate(model, norm, xva, yva, k, eval_bs, sva)
         # the one host sync of the epoch
         ep_h, vl_h, vc_h = ep.tolist(), float(vl), int(vc)
-        for s, w, l_, c_ in marks:
+        for s_, w, wn, l_, c_, gn in marks:
             w_h = w.tolist()
-            rows.append(dict(scope="step", epoch=epoch, step=s, split="train", loss=w_h[0] / w_h[2], accuracy=w_h[1] / w_h[2]))
-            rows.append(dict(scope="step", epoch=epoch, step=s, split="val", loss=float(l_) / len(yva), accuracy=int(c_) / len(yva)))
-        tr_loss, tr_acc = ep_h[0] / ep_h[2], ep_h[1] / ep_h[2]
+            rows.append(dict(scope="step", epoch=epoch, step=s_, split="train", loss=w_h[0] / wn, accuracy=w_h[1] / wn))
+            rows.append(dict(scope="step", epoch=epoch, step=s_, split="val", loss=float(l_) / len(yva), accuracy=int(c_) / len(yva)))
+            grad_rows += [dict(epoch=epoch, step=s_, depth=d, layer=name, grad_norm=g) for d, ((name, _), g) in enumerate(zip(tracked, gn.tolist()))]
+        tr_loss, tr_acc = ep_h[0] / ep_n, ep_h[1] / ep_n
         va_loss, va_acc = vl_h / len(yva), vc_h / len(yva)
         rows.append(dict(scope="epoch", epoch=epoch, step=step, split="train", loss=tr_loss, accuracy=tr_acc))
         rows.append(dict(scope="epoch", epoch=epoch, step=step, split="val", loss=va_loss, accuracy=va_acc))
@@ -288,7 +296,7 @@ def train_run(
                 "state": {kk: v.detach().cpu().clone() for kk, v in model.state_dict().items()},
             }
         ck = {
-            "config_hash": chash, "epoch": epoch, "step": step, "rows": rows, "best": best,
+            "format": CHECKPOINT_FORMAT, "config_hash": chash, "epoch": epoch, "step": step, "rows": rows, "grad_rows": grad_rows, "best": best,
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched else None,
             "rng": _rng_state(gen, device), "aug_rng": aug_gen.get_state() if aug_gen is not None else None,
@@ -297,7 +305,12 @@ def train_run(
         if os.environ.get(STOP_ENV) and epoch == int(os.environ[STOP_ENV]) and epoch < epochs:
             raise SystemExit(f"{STOP_ENV}={epoch}: stopping after the checkpoint of epoch {epoch}")
 
-    return _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, device, val_name, eval_bs, out_dir, t0, log)
+    out = _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, device, val_name, eval_bs, out_dir, t0, log)
+    grads = pd.DataFrame(grad_rows, columns=["epoch", "step", "depth", "layer", "grad_norm"])
+    for key, v in reversed({"study": cfg.get("study"), "model": cfg.get("model"), "seed": int(cfg["seed"])}.items()):
+        grads.insert(0, key, v)
+    grads.to_csv(out_dir / "grad_norms.csv", index=False)
+    return out
 
 
 def _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, device, val_name, eval_bs, out_dir, t0, log):

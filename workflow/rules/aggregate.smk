@@ -7,6 +7,7 @@ rule aggregate:
         summaries=run_outputs("summary.json"),
         metrics=run_outputs("metrics.csv"),
         confusion=run_outputs("confusion.csv"),
+        grad_norms=run_outputs("grad_norms.csv"),
     output:
         runs=report(
             f"{RESULTS}/tables/runs.csv",
@@ -16,6 +17,7 @@ rule aggregate:
         ),
         curves=f"{RESULTS}/tables/curves.csv",
         confusion=f"{RESULTS}/tables/confusion.csv",
+        grad_norms=f"{RESULTS}/tables/grad_norms.csv",
     log:
         f"{RESULTS}/logs/aggregate.log",
     conda:

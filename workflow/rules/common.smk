@@ -130,6 +130,8 @@ def all_targets():
             f"{RESULTS}/figures/{study}/curves_epoch.png",
             f"{RESULTS}/figures/{study}/curves_steps.png",
             f"{RESULTS}/figures/{study}/per_class_accuracy.png",
+            f"{RESULTS}/figures/{study}/ablation.png",
+            f"{RESULTS}/figures/{study}/gradient_norms.png",
         ]
         targets += [
             f"{RESULTS}/figures/{study}/confusion/{m}_seed{s}.png"

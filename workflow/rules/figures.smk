@@ -46,6 +46,34 @@ rule per_class_accuracy:
         "../scripts/per_class_accuracy.py"
 
 
+rule study_figures:
+    """Ablation chart (every switch's effect with the seeds' spread) and per-layer gradient norms."""
+    input:
+        runs=f"{RESULTS}/tables/runs.csv",
+        grad_norms=f"{RESULTS}/tables/grad_norms.csv",
+    output:
+        ablation=report(
+            f"{RESULTS}/figures/{{study}}/ablation.png",
+            caption="../report/ablation.rst",
+            category="{study}",
+            subcategory="Ablation",
+            labels={"study": "{study}", "figure": "ablation"},
+        ),
+        grad_norms=report(
+            f"{RESULTS}/figures/{{study}}/gradient_norms.png",
+            caption="../report/gradient_norms.rst",
+            category="{study}",
+            subcategory="Gradient norms",
+            labels={"study": "{study}", "figure": "gradient norms"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{study}}_study.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/study_figures.py"
+
+
 rule confusion_figure:
     input:
         f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",

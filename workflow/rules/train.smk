@@ -12,6 +12,7 @@ rule train:
         confusion=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
         model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
         summary=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/summary.json",
+        grad_norms=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/grad_norms.csv",
     log:
         f"{RESULTS}/logs/train/{{study}}/{{model}}/seed{{seed}}.log",
     benchmark:

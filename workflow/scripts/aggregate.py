@@ -6,4 +6,5 @@ with script_log(snakemake.log[0]) as log:
     runs.to_csv(snakemake.output.runs, index=False)
     aggregate.concat_csv(snakemake.input.metrics).to_csv(snakemake.output.curves, index=False)
     aggregate.concat_csv(snakemake.input.confusion).to_csv(snakemake.output.confusion, index=False)
+    aggregate.concat_csv(snakemake.input.grad_norms).to_csv(snakemake.output.grad_norms, index=False)
     log(f"{len(runs)} runs aggregated; statuses: {runs.status.value_counts().to_dict()}")

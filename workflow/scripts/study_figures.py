@@ -1,0 +1,12 @@
+import pandas as pd
+
+from cnnstudy import plots
+from cnnstudy.logs import script_log
+
+with script_log(snakemake.log[0]) as log:
+    study = snakemake.wildcards.study
+    runs = pd.read_csv(snakemake.input.runs)
+    grads = pd.read_csv(snakemake.input.grad_norms)
+    plots.ablation(runs[runs.study == study], snakemake.output.ablation, title=study)
+    plots.gradient_norms(grads[grads.study == study] if len(grads) else grads, snakemake.output.grad_norms, title=study)
+    log(f"{study}: ablation and gradient-norm figures written")
