@@ -27,6 +27,7 @@ def slurm_running() -> bool:
 def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg["seeds"] = [0]
+    cfg["studies"] = {"seed002": cfg["studies"]["seed002"]}
     cfg["studies"]["seed002"]["runs"] = {"net1": {"arch": "net1"}, "net2": {"arch": "net2"}}
     cfg["studies"]["seed002"]["comparisons"] = [cfg["studies"]["seed002"]["comparisons"][0]]
     cfg["studies"]["seed002"]["training"].update(epochs=2)
