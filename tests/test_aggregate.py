@@ -46,3 +46,17 @@ def test_answers_rank_models_pair_seeds_and_find_the_hardest_class():
     assert ans.loc["is bigger better?", "value"] == pytest.approx(0.25)
     assert ans.loc["is bigger better?", "answer"].startswith("yes")
     assert ans.loc["diverged runs", "answer"] == "wild/seed0"
+
+
+def test_versus_reported_uses_test_accuracy_when_there_is_one():
+    runs = pd.DataFrame(
+        [
+            dict(study="s", model="a", seed=0, status="completed", best_val_accuracy=0.5, test_accuracy=0.6, final_val_accuracy=0.5),
+            dict(study="s", model="a", seed=1, status="completed", best_val_accuracy=0.5, test_accuracy=0.8, final_val_accuracy=0.5),
+            dict(study="t", model="b", seed=0, status="diverged", best_val_accuracy=np.nan, test_accuracy=np.nan, final_val_accuracy=0.1),
+        ]
+    )
+    v = aggregate.versus_reported(runs, {"s": {"reported": {"a": 0.65}}, "t": {"reported": {"b": 0.1}}}).set_index("model")
+    assert v.loc["a", "ours_mean"] == pytest.approx(0.7) and v.loc["a", "our_metric"] == "test"
+    assert v.loc["a", "difference"] == pytest.approx(0.05) and v.loc["a", "n_seeds"] == 2
+    assert v.loc["b", "ours_mean"] == pytest.approx(0.1)  # a diverged run counts with its last accuracy

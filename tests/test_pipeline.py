@@ -94,6 +94,20 @@ def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
     assert not {"download", "extract", "coco_subset", "conv_tests", "conv_timing", "dataset_card"} & counts.keys()
 
 
+def test_editing_plotting_code_reruns_figures_only(demo_run):
+    work, _ = demo_run
+    plots = ROOT / "src" / "cnnstudy" / "plots.py"
+    before, text = plots.stat(), plots.read_bytes()
+    try:
+        plots.write_bytes(text + b"\n# an edit\n")  # Snakemake compares content, not just mtime
+        counts = job_counts(smk(work, "-n", "--configfile", "test.yaml").stdout)
+    finally:
+        plots.write_bytes(text)
+        os.utime(plots, (before.st_atime, before.st_mtime))
+    assert {"learning_curves", "confusion_figure", "study_figures", "dataset_card"} <= counts.keys()
+    assert not {"train", "aggregate", "coco_subset", "conv_tests"} & counts.keys()
+
+
 def test_killed_training_job_resumes_and_matches_the_uninterrupted_run(demo_run):
     work, _ = demo_run
     run = work / "results" / "runs" / "seed002" / "net1" / "seed0"

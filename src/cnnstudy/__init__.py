@@ -6,10 +6,29 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 
-def code_digest() -> str:
-    """sha256 over the package's source files: ties every output to the code that made it."""
+PACKAGE = Path(__file__).parent
+# The modules each pipeline stage runs: rules list them as inputs, so editing one reruns
+# exactly the stages that use it.
+STAGE_MODULES = {
+    "download": ["download.py", "logs.py"],
+    "demo": ["demo_data.py", "formats.py", "logs.py"],
+    "datasets": ["coco.py", "prepare.py", "formats.py", "datasets.py", "logs.py"],
+    "conv": ["conv.py", "conv_check.py", "logs.py"],
+    "train": ["train.py", "models.py", "conv.py", "augment.py", "datasets.py", "logs.py"],
+    "aggregate": ["aggregate.py", "logs.py"],
+    "figures": ["plots.py", "aggregate.py", "datasets.py", "logs.py"],
+    "notebooks": ["notebooks.py", "conv.py", "conv_check.py", "logs.py"],
+}
+
+
+def stage_files(stage: str) -> list[str]:
+    return [str(PACKAGE / m) for m in STAGE_MODULES[stage]]
+
+
+def code_digest(files=None) -> str:
+    """sha256 over source files (default: the whole package): ties outputs to their code."""
     h = hashlib.sha256()
-    for f in sorted(Path(__file__).parent.glob("*.py")):
+    for f in sorted(map(Path, files) if files else PACKAGE.glob("*.py")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()

@@ -81,3 +81,21 @@ def answers(runs: pd.DataFrame, confusion: pd.DataFrame, studies: dict) -> pd.Da
         div = r[r.status == "diverged"]
         rows.append((study, "diverged runs", ", ".join(f"{m}/seed{s}" for m, s in zip(div.model, div.seed)) or "none", float(len(div)), np.nan, n))
     return pd.DataFrame(rows, columns=["study", "question", "answer", "value", "spread_sd", "n_seeds"])
+
+
+def versus_reported(runs: pd.DataFrame, studies: dict) -> pd.DataFrame:
+    """Our accuracy beside the one each report claims, per run (mean and sd over seeds).
+
+    Ours is the test accuracy where the dataset has a test split, else the best validation
+    accuracy; diverged runs count with their last validation accuracy.
+    """
+    rows = []
+    for study, spec in studies.items():
+        for model, claimed in (spec.get("reported") or {}).items():
+            r = runs[(runs.study == study) & (runs.model == model)]
+            ours = r.test_accuracy.where(r.test_accuracy.notna(), r.best_val_accuracy)
+            ours = ours.where(ours.notna(), r.final_val_accuracy)
+            metric = "test" if r.test_accuracy.notna().any() else "best val" if r.best_val_accuracy.notna().any() else "last val"
+            mean, sd = _mean_sd(ours.values) if len(ours) else (np.nan, np.nan)
+            rows.append((study, model, float(claimed), mean, sd, len(ours), metric, mean - float(claimed)))
+    return pd.DataFrame(rows, columns=["study", "model", "reported", "ours_mean", "ours_sd", "n_seeds", "our_metric", "difference"])

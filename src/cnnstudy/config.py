@@ -67,6 +67,9 @@ def check_references(config: dict) -> None:
             raise ConfigError(
                 f"studies/{sname}/dataset is {study['dataset']!r}, not one of datasets: {sorted(config.get('datasets', {}))}"
             )
+        for rname in study.get("reported", {}):
+            if rname not in study["runs"]:
+                raise ConfigError(f"studies/{sname}/reported names {rname!r}, not one of its runs {sorted(study['runs'])}")
         for comp in study.get("comparisons", []):
             for key in ("a", "b"):
                 if comp[key] not in study["runs"]:

@@ -151,3 +151,19 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
     ax.tick_params(axis="x", rotation=30)
     ax.legend(fontsize=8)
     _save(fig, path)
+
+
+def versus_reported(table: pd.DataFrame, path, title: str = ""):
+    """Ours (mean, sd over seeds) beside each report's claimed accuracy, run by run."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table) + 2), 3.8))
+    if len(table):
+        x = np.arange(len(table))
+        ax.errorbar(x - 0.1, table.ours_mean, yerr=table.ours_sd.fillna(0), fmt="o", label="ours (mean, sd)")
+        ax.plot(x + 0.1, table.reported, "s", color="tab:red", label="reported")
+        ax.set_xticks(x, table.model, rotation=30)
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "the report gives no numbers for this study", ha="center", transform=ax.transAxes)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{title}: ours beside the report's numbers", fontsize=10)
+    _save(fig, path)

@@ -21,11 +21,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import __version__, augment, datasets
+from . import __version__, augment, code_digest, datasets, stage_files
 from .models import build_model, count_parameters
 
 STOP_ENV = "CNNSTUDY_STOP_AFTER_EPOCH"  # test hook: simulate a job killed after epoch N
-CHECKPOINT_FORMAT = 2  # bump when the checkpoint's content changes: older ones are not resumed
+def training_code() -> str:
+    """Digest of the code a run depends on: a checkpoint from other code is not resumed."""
+    return code_digest(stage_files("train"))
 
 
 class TrainConfigError(ValueError):
@@ -224,7 +226,7 @@ def train_run(
 
     if checkpoint_path.exists():
         ck = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if ck.get("config_hash") == chash and ck.get("format") == CHECKPOINT_FORMAT:
+        if ck.get("config_hash") == chash and ck.get("code") == training_code():
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             if sched and ck.get("scheduler"):
@@ -296,7 +298,7 @@ def train_run(
                 "state": {kk: v.detach().cpu().clone() for kk, v in model.state_dict().items()},
             }
         ck = {
-            "format": CHECKPOINT_FORMAT, "config_hash": chash, "epoch": epoch, "step": step, "rows": rows, "grad_rows": grad_rows, "best": best,
+            "code": training_code(), "config_hash": chash, "epoch": epoch, "step": step, "rows": rows, "grad_rows": grad_rows, "best": best,
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched else None,
             "rng": _rng_state(gen, device), "aug_rng": aug_gen.get_state() if aug_gen is not None else None,
@@ -359,6 +361,7 @@ def _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, d
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "config_hash": chash,
+        "code_sha256": training_code(),
         "data_sha256": data.get("sha256", {}),
         "versions": {"cnnstudy": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "config": cfg,

@@ -8,6 +8,7 @@ rule aggregate:
         metrics=run_outputs("metrics.csv"),
         confusion=run_outputs("confusion.csv"),
         grad_norms=run_outputs("grad_norms.csv"),
+        code=code_of("aggregate"),
     output:
         runs=report(
             f"{RESULTS}/tables/runs.csv",
@@ -31,12 +32,19 @@ rule answers:
     input:
         runs=f"{RESULTS}/tables/runs.csv",
         confusion=f"{RESULTS}/tables/confusion.csv",
+        code=code_of("aggregate"),
     output:
-        report(
+        answers=report(
             f"{RESULTS}/tables/answers.csv",
             caption="../report/answers.rst",
             category="Tables",
             labels={"table": "answers"},
+        ),
+        reported=report(
+            f"{RESULTS}/tables/vs_reported.csv",
+            caption="../report/vs_reported.rst",
+            category="Tables",
+            labels={"table": "ours vs reported"},
         ),
     log:
         f"{RESULTS}/logs/answers.log",

@@ -13,6 +13,7 @@ os.environ.update(
 )
 
 from cnnstudy import config as study_config
+from cnnstudy import stage_files
 from cnnstudy.download import url_to_local_path
 
 min_version("9.0")
@@ -27,6 +28,11 @@ STUDIES = list(config["studies"])
 DATASETS = list(config["datasets"])
 COCO_DATASETS = [n for n, d in config["datasets"].items() if d["kind"] == "coco"]
 OTHER_DATASETS = [n for n in DATASETS if n not in COCO_DATASETS]
+
+
+def code_of(stage):
+    """The package modules a stage runs: an input, so editing one reruns that stage only."""
+    return stage_files(stage)
 
 
 def regex_of(names):
@@ -132,6 +138,7 @@ def all_targets():
             f"{RESULTS}/figures/{study}/per_class_accuracy.png",
             f"{RESULTS}/figures/{study}/ablation.png",
             f"{RESULTS}/figures/{study}/gradient_norms.png",
+            f"{RESULTS}/figures/{study}/vs_reported.png",
         ]
         targets += [
             f"{RESULTS}/figures/{study}/confusion/{m}_seed{s}.png"

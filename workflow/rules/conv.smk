@@ -3,6 +3,8 @@
 
 rule conv_tests:
     """Every case x implementation against F.conv2d and autograd; fails naming the failing cases."""
+    input:
+        code=code_of("conv"),
     output:
         report(
             f"{RESULTS}/conv/cases.csv",
@@ -24,6 +26,7 @@ rule conv_timing:
     """Forward and backward seconds of each implementation beside F.conv2d, in one run."""
     input:
         f"{RESULTS}/conv/cases.csv",
+        code=code_of("conv"),
     output:
         report(
             f"{RESULTS}/conv/timing.csv",
@@ -47,6 +50,7 @@ rule conv_figures:
     input:
         cases=f"{RESULTS}/conv/cases.csv",
         timing=f"{RESULTS}/conv/timing.csv",
+        code=code_of("figures"),
     output:
         errors=report(
             f"{RESULTS}/figures/conv/errors.png",
@@ -73,6 +77,7 @@ rule conv_notebook:
     input:
         notebook=workflow.source_path("../notebooks/conv_tester.ipynb"),
         gate=f"{RESULTS}/conv/cases.csv",
+        code=code_of("notebooks"),
     output:
         notebook=f"{RESULTS}/notebooks/conv_tester.ipynb",
         html=report(

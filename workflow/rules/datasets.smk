@@ -8,6 +8,7 @@ rule coco_subset:
             config["datasets"][wc.dataset]["annotations"]
         ),
         images=lambda wc: extracted_dir_of(config["datasets"][wc.dataset]["images"]),
+        code=code_of("datasets"),
     output:
         data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
@@ -34,6 +35,7 @@ rule prepare_dataset:
     """CIFAR-10 (binary release), MNIST (idx), MNIST at variable resolution, Imagenette (folders)."""
     input:
         unpack(dataset_inputs),
+        code=code_of("datasets"),
     output:
         data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
     log:
@@ -55,6 +57,7 @@ rule dataset_card:
     """Counts per class and split, and a grid of random samples per class."""
     input:
         dataset_file("{dataset}"),
+        code=code_of("figures"),
     output:
         samples=report(
             f"{RESULTS}/figures/datasets/{{dataset}}_samples.png",

@@ -3,6 +3,8 @@
 
 rule demo_coco_source:
     """Generate the offline demo's COCO twin (official layout) that demo.yaml fetches via file: URLs."""
+    input:
+        code=code_of("demo"),
     output:
         images=f"{RESULTS}/demo_source/coco/train2014.zip",
         annotations=f"{RESULTS}/demo_source/coco/annotations_trainval2014.zip",
@@ -18,6 +20,8 @@ rule demo_coco_source:
 
 rule demo_cifar10_source:
     """The demo's CIFAR-10 twin: cifar-10-binary.tar.gz in the official binary layout."""
+    input:
+        code=code_of("demo"),
     output:
         f"{RESULTS}/demo_source/cifar10/cifar-10-binary.tar.gz",
     log:
@@ -32,6 +36,8 @@ rule demo_cifar10_source:
 
 rule demo_mnist_source:
     """The demo's MNIST twin: the four official idx files, gzipped."""
+    input:
+        code=code_of("demo"),
     output:
         train_images=f"{RESULTS}/demo_source/mnist/train-images-idx3-ubyte.gz",
         train_labels=f"{RESULTS}/demo_source/mnist/train-labels-idx1-ubyte.gz",
@@ -49,6 +55,8 @@ rule demo_mnist_source:
 
 rule demo_imagenette_source:
     """The demo's Imagenette twin: imagenette2-160.tgz in the release's folder layout."""
+    input:
+        code=code_of("demo"),
     output:
         f"{RESULTS}/demo_source/imagenette/imagenette2-160.tgz",
     log:
@@ -65,6 +73,7 @@ rule download:
     """Fetch one file of config['downloads'] with retries and verify its checksum."""
     input:
         local_source_of,
+        code=code_of("download"),
     output:
         f"{RESULTS}/downloads/{{download}}/{{filename}}",
     log:
@@ -86,6 +95,7 @@ rule extract:
     """Unpack a verified archive; absolute paths, '..' and links are refused."""
     input:
         lambda wc: download_path(wc.download),
+        code=code_of("download"),
     output:
         directory(f"{RESULTS}/raw/{{download}}"),
     log:

@@ -4,6 +4,7 @@
 rule learning_curves:
     input:
         curves=f"{RESULTS}/tables/curves.csv",
+        code=code_of("figures"),
     output:
         epoch=report(
             f"{RESULTS}/figures/{{study}}/curves_epoch.png",
@@ -30,6 +31,7 @@ rule learning_curves:
 rule per_class_accuracy:
     input:
         confusion=f"{RESULTS}/tables/confusion.csv",
+        code=code_of("figures"),
     output:
         report(
             f"{RESULTS}/figures/{{study}}/per_class_accuracy.png",
@@ -51,6 +53,8 @@ rule study_figures:
     input:
         runs=f"{RESULTS}/tables/runs.csv",
         grad_norms=f"{RESULTS}/tables/grad_norms.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        code=code_of("figures"),
     output:
         ablation=report(
             f"{RESULTS}/figures/{{study}}/ablation.png",
@@ -66,6 +70,13 @@ rule study_figures:
             subcategory="Gradient norms",
             labels={"study": "{study}", "figure": "gradient norms"},
         ),
+        reported=report(
+            f"{RESULTS}/figures/{{study}}/vs_reported.png",
+            caption="../report/vs_reported.rst",
+            category="{study}",
+            subcategory="Ours vs reported",
+            labels={"study": "{study}", "figure": "ours vs reported"},
+        ),
     log:
         f"{RESULTS}/logs/figures/{{study}}_study.log",
     conda:
@@ -77,6 +88,7 @@ rule study_figures:
 rule confusion_figure:
     input:
         f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
+        code=code_of("figures"),
     output:
         report(
             f"{RESULTS}/figures/{{study}}/confusion/{{model}}_seed{{seed}}.png",

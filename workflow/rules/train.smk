@@ -7,6 +7,7 @@ rule train:
         data=dataset_of_study,
         gate=f"{RESULTS}/conv/cases.csv",
         weights=pretrained_weights,
+        code=code_of("train"),
     output:
         metrics=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/metrics.csv",
         confusion=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",

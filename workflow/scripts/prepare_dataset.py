@@ -3,7 +3,7 @@ from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     spec = snakemake.params.spec
-    inputs = dict(snakemake.input.items())
+    inputs = {k: v for k, v in snakemake.input.items() if k != "code"}
     if spec["kind"] in ("cifar10", "imagenette"):
         splits, classes = prepare.PREPARE[spec["kind"]](spec, snakemake.params.root)
     elif spec["kind"] == "mnist":

@@ -9,4 +9,6 @@ with script_log(snakemake.log[0]) as log:
     grads = pd.read_csv(snakemake.input.grad_norms)
     plots.ablation(runs[runs.study == study], snakemake.output.ablation, title=study)
     plots.gradient_norms(grads[grads.study == study] if len(grads) else grads, snakemake.output.grad_norms, title=study)
-    log(f"{study}: ablation and gradient-norm figures written")
+    reported = pd.read_csv(snakemake.input.reported)
+    plots.versus_reported(reported[reported.study == study], snakemake.output.reported, title=study)
+    log(f"{study}: ablation, gradient-norm and ours-vs-reported figures written")
