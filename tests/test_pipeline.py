@@ -56,7 +56,10 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
         "datasets/coco5/manifest.csv", "datasets/coco5/data.pt",
     ] + [f"figures/seed002/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")] + [
         f"figures/datasets/{d}_{kind}.png" for d in cfg["datasets"] for kind in ("samples", "card")
-    ] + [f"figures/{study}/{fig}.png" for study in cfg["studies"] for fig in ("curves_epoch", "ablation", "gradient_norms")]:
+    ] + [f"figures/{study}/{fig}.png" for study in cfg["studies"] for fig in ("curves_epoch", "ablation", "gradient_norms", "vs_reported")] + [
+        f"figures/{study}/interpret/{run}_seed0_{kind}.png"
+        for study, spec in cfg["studies"].items() for run in spec["runs"] for kind in ("attribution", "feature_maps", "filters")
+    ]:
         assert (res / rel).stat().st_size > 0, rel
     runs = pd.read_csv(res / "tables" / "runs.csv")
     assert len(runs) == sum(len(s["runs"]) for s in cfg["studies"].values())

@@ -18,6 +18,7 @@ STAGE_MODULES = {
     "aggregate": ["aggregate.py", "logs.py"],
     "figures": ["plots.py", "aggregate.py", "datasets.py", "logs.py"],
     "notebooks": ["notebooks.py", "conv.py", "conv_check.py", "logs.py"],
+    "interpret": ["interpret.py", "plots.py", "models.py", "train.py", "conv.py", "augment.py", "datasets.py", "logs.py"],
 }
 
 

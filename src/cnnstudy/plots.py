@@ -167,3 +167,63 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
     ax.set_ylabel("accuracy")
     ax.set_title(f"{title}: ours beside the report's numbers", fontsize=10)
     _save(fig, path)
+
+
+def _show(ax, img_chw: torch.Tensor, title: str = ""):
+    img = img_chw.permute(1, 2, 0).numpy()
+    ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def attribution(analysis: dict, path, title: str = ""):
+    """Per example (correct, wrong): the image, its CAM / Grad-CAM overlay, its guided-backprop saliency."""
+    ex = analysis["examples"]
+    names = analysis["classes"]
+    fig, axes = plt.subplots(max(1, len(ex)), 3, figsize=(8, 2.8 * max(1, len(ex))), squeeze=False)
+    for row, (key, e) in enumerate(ex.items()):
+        _show(axes[row, 0], e["x"][0], f"{key}: true {names[e['label']]}, predicted {names[e['pred']]}")
+        _show(axes[row, 1], e["x"][0], f"{e['cam_method']} for '{names[e['pred']]}'")
+        axes[row, 1].imshow(e["cam"].numpy(), cmap="jet", alpha=0.45)
+        sal = e["saliency"].abs().amax(0)
+        axes[row, 2].imshow((sal / sal.max().clamp_min(1e-12)).numpy(), cmap="gray")
+        axes[row, 2].set_title("guided backpropagation", fontsize=8)
+        axes[row, 2].axis("off")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def feature_maps(analysis: dict, path, title: str = "", max_channels: int = 32, per_row: int = 16):
+    """Feature maps of up to three conv layers, one subplot per channel, for both examples."""
+    blocks = [(key, name, a) for key, e in analysis["examples"].items() for name, a in e["feature_maps"]]
+    rows = sum(-(-min(len(a), max_channels) // per_row) for _, _, a in blocks) or 1
+    fig, axes = plt.subplots(rows, per_row, figsize=(per_row * 0.8, rows * 0.95), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    r = 0
+    for key, name, a in blocks:
+        n = min(len(a), max_channels)
+        for ch in range(n):
+            ax = axes[r + ch // per_row, ch % per_row]
+            ax.imshow(a[ch].numpy(), cmap="viridis")
+            if ch == 0:
+                ax.set_title(f"{key}, {name} ({n} of {len(a)} ch.)", fontsize=6, loc="left")
+        r += -(-n // per_row)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def filters(weight: torch.Tensor, path, title: str = "", max_filters: int = 64):
+    """First-layer filters (RGB for 3-channel input, else the first input channel), each scaled to [0, 1]."""
+    w = weight[:max_filters]
+    n = len(w)
+    cols = min(n, 16)
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(cols * 0.7, -(-n // cols) * 0.75), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, f in enumerate(w):
+        f = f if f.shape[0] == 3 else f[:1]
+        f = (f - f.min()) / (f.max() - f.min()).clamp_min(1e-12)
+        _show(axes[i // cols, i % cols], f)
+    fig.suptitle(f"{title} first-layer filters ({n} of {len(weight)})", fontsize=9)
+    _save(fig, path)

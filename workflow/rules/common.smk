@@ -106,6 +106,11 @@ def run_params(wildcards):
     )
 
 
+def first_seed(study, model):
+    """Interpretation figures are drawn for each run's first seed."""
+    return study_config.seeds_of(config, study, model)[0]
+
+
 def runs_of_study(study):
     return [(m, s) for st, m, s in RUNS if st == study]
 
@@ -143,5 +148,10 @@ def all_targets():
         targets += [
             f"{RESULTS}/figures/{study}/confusion/{m}_seed{s}.png"
             for m, s in runs_of_study(study)
+        ]
+        targets += [
+            f"{RESULTS}/figures/{study}/interpret/{m}_seed{first_seed(study, m)}_{kind}.png"
+            for m in config["studies"][study]["runs"]
+            for kind in ("attribution", "feature_maps", "filters")
         ]
     return targets

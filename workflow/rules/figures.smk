@@ -85,6 +85,52 @@ rule study_figures:
         "../scripts/study_figures.py"
 
 
+rule interpret:
+    """Feature maps, first-layer filters, CAM / Grad-CAM and guided backpropagation of a run."""
+    input:
+        model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
+        data=dataset_of_study,
+        code=code_of("interpret"),
+    output:
+        attribution=report(
+            f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_attribution.png",
+            caption="../report/attribution.rst",
+            category="{study}",
+            subcategory="What the nets look at",
+            labels={
+                "model": "{model}",
+                "seed": "{seed}",
+                "figure": "CAM and saliency",
+            },
+        ),
+        feature_maps=report(
+            f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_feature_maps.png",
+            caption="../report/feature_maps.rst",
+            category="{study}",
+            subcategory="What the nets look at",
+            labels={"model": "{model}", "seed": "{seed}", "figure": "feature maps"},
+        ),
+        filters=report(
+            f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_filters.png",
+            caption="../report/filters.rst",
+            category="{study}",
+            subcategory="What the nets look at",
+            labels={
+                "model": "{model}",
+                "seed": "{seed}",
+                "figure": "first-layer filters",
+            },
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{study}}_{{model}}_seed{{seed}}_interpret.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        run=run_params,
+    script:
+        "../scripts/interpret.py"
+
+
 rule confusion_figure:
     input:
         f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",

@@ -1,0 +1,140 @@
+"""What the trained nets look at: feature maps, first-layer filters, CAM / Grad-CAM and
+guided-backpropagation saliency, for a correctly and a wrongly classified image.
+
+CAM is exact for global-average-pooling models (the class map's spatial mean is the logit,
+less the bias); every other model gets Grad-CAM on its last conv layer.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import datasets
+from .models import Classifier, build_model
+from .train import Normalizer
+
+
+def load_run(run_cfg: dict, data: dict, state_path, device="cpu"):
+    """The run's best model (eval mode) and its input normalizer, rebuilt from the run config."""
+    split = data["splits"]["train"]
+    resize = (run_cfg.get("input") or {}).get("resize")
+    norm = Normalizer(split["x"], resize).to(device)
+    sizes = split.get("size")
+    side = resize or (int(sizes.min()) if sizes is not None else None)
+    in_shape = (split["x"].shape[1], side, side) if side else tuple(split["x"].shape[1:])
+    options = {k: v for k, v in run_cfg.get("options", {}).items() if k != "weights"}  # state dict has them
+    model = build_model(run_cfg["arch"], in_shape, len(data["classes"]), conv_impl=run_cfg.get("conv_impl", "torch"), **options)
+    model.load_state_dict(torch.load(state_path, map_location=device, weights_only=True))
+    return model.to(device).eval(), norm
+
+
+def _image(split: dict, i: int) -> torch.Tensor:
+    x = split["x"][i : i + 1]
+    if "size" in split:
+        s = int(split["size"][i])
+        x = x[..., :s, :s]
+    return x
+
+
+@torch.no_grad()
+def pick_examples(model, norm, split: dict) -> dict:
+    """The first correctly and the first wrongly classified image of ``split`` (in order)."""
+    found = {}
+    for i in range(len(split["y"])):
+        x = _image(split, i)
+        pred = int(model(norm(x)).argmax(1))
+        key = "correct" if pred == int(split["y"][i]) else "wrong"
+        found.setdefault(key, {"index": i, "x": x, "label": int(split["y"][i]), "pred": pred})
+        if len(found) == 2:
+            break
+    return found
+
+
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+@torch.no_grad()
+def feature_maps(model, x: torch.Tensor, layers: int = 3) -> list[tuple[str, torch.Tensor]]:
+    """Outputs (C, H, W) of the first ``layers`` conv layers for one normalized image."""
+    chosen = conv_layers(model)[:layers]
+    out, hooks = {}, []
+    for name, m in chosen:
+        hooks.append(m.register_forward_hook(lambda mod, inp, o, name=name: out.__setitem__(name, o[0].detach())))
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(name, out[name]) for name, _ in chosen]
+
+
+def first_layer_filters(model) -> torch.Tensor:
+    return conv_layers(model)[0][1].weight.detach().cpu()
+
+
+def _gap_kind(model):
+    """'mean' for a global-average-pooling Classifier (exact CAM), else None."""
+    if isinstance(model, Classifier) and isinstance(model.features[-1], nn.AdaptiveAvgPool2d):
+        return "mean"
+    return None
+
+
+def class_activation_map(model, x: torch.Tensor, target: int) -> tuple[str, torch.Tensor]:
+    """(method, map at the input's size): CAM for GAP models, Grad-CAM otherwise."""
+    if _gap_kind(model):
+        with torch.no_grad():
+            a = model.features[:-1](x)[0]  # (K, h, w) before the global pooling
+            head = [m for m in model.head.modules() if isinstance(m, nn.Linear)]
+            cam = torch.einsum("k,khw->hw", head[-1].weight[target], a) if head else a[target]
+        method = "CAM"
+    else:
+        name, layer = conv_layers(model)[-1]
+        store = {}
+        h = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
+        try:
+            logits = model(x)
+            grad = torch.autograd.grad(logits[0, target], store["a"])[0][0]
+        finally:
+            h.remove()
+        a = store["a"][0].detach()
+        cam = F.relu(torch.einsum("k,khw->hw", grad.mean(dim=(1, 2)), a))
+        method = "Grad-CAM"
+    up = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    return method, up.detach()
+
+
+def guided_backprop(model, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Gradient of the target logit w.r.t. the input, with only positive gradients passed
+    back through every ReLU (Springenberg et al.); the model itself is left untouched."""
+    net = copy.deepcopy(model).eval()
+    for m in net.modules():
+        if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
+            m.inplace = False
+            m.register_full_backward_hook(lambda mod, gin, gout: (gin[0].clamp(min=0),))
+    x = x.clone().requires_grad_(True)
+    net(x)[0, target].backward()
+    return x.grad[0].detach()
+
+
+def analyse(run_cfg: dict, data_path, state_path, device="cpu") -> dict:
+    """Everything the interpretation figures of one run need."""
+    data = datasets.load(data_path)
+    model, norm = load_run(run_cfg, data, state_path, device)
+    split = data["splits"]["val" if "val" in data["splits"] else "test"]
+    out = {"classes": data["classes"], "examples": {}, "filters": first_layer_filters(model)}
+    for key, ex in pick_examples(model, norm, split).items():
+        xn = norm(ex["x"].to(device))
+        method, cam = class_activation_map(model, xn, ex["pred"])
+        out["examples"][key] = {
+            **ex,
+            "cam_method": method,
+            "cam": cam.cpu(),
+            "saliency": guided_backprop(model, xn, ex["pred"]).cpu(),
+            "feature_maps": [(n, a.cpu()) for n, a in feature_maps(model, xn)],
+        }
+    return out

@@ -1,0 +1,80 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnstudy import interpret
+from cnnstudy.models import build_model
+from cnnstudy.train import Normalizer
+
+
+def test_cam_of_a_global_average_pooling_model_is_exact():
+    torch.manual_seed(0)
+    model = build_model("mnist_gp", (1, 32, 32), 10, global_pool="mean").eval()
+    x = torch.randn(1, 1, 32, 32)
+    fc = model.head
+    with torch.no_grad():
+        logits = model(x)[0]
+        a = model.features[:-1](x)[0]
+    for target in (0, 3, 7):
+        method, cam = interpret.class_activation_map(model, x, target)
+        raw = torch.einsum("k,khw->hw", fc.weight[target].detach(), a)
+        assert method == "CAM" and cam.shape == (32, 32)
+        # the class map's spatial mean is the logit, less the bias
+        assert (raw.mean() + fc.bias[target]).item() == pytest.approx(logits[target].item(), abs=1e-4)
+        torch.testing.assert_close(cam, F.interpolate(raw[None, None], size=(32, 32), mode="bilinear")[0, 0])
+
+
+def test_nin_cam_is_the_class_channel():
+    torch.manual_seed(0)
+    model = build_model("nin", (3, 32, 32), 10).eval()
+    x = torch.randn(1, 3, 32, 32)
+    method, cam = interpret.class_activation_map(model, x, 4)
+    with torch.no_grad():
+        channel = model.features[:-1](x)[0, 4]
+        assert method == "CAM"
+        assert channel.mean().item() == pytest.approx(model(x)[0, 4].item(), abs=1e-4)
+    torch.testing.assert_close(cam, F.interpolate(channel[None, None], size=(32, 32), mode="bilinear")[0, 0])
+
+
+def test_grad_cam_is_the_relu_of_the_class_channel_when_the_last_conv_feeds_gap():
+    # nin without BN/dropout ends conv -> ReLU -> global average pooling -> logits, so the
+    # Grad-CAM weights are zero but for the target channel: Grad-CAM ∝ ReLU(A_target)
+    torch.manual_seed(1)
+    model = build_model("nin", (3, 32, 32), 10, bn=False, dropout=False).eval()
+    x = torch.randn(1, 3, 32, 32)
+    saved = interpret._gap_kind
+    try:
+        interpret._gap_kind = lambda m: None  # force the Grad-CAM path
+        method, gcam = interpret.class_activation_map(model, x, 2)
+    finally:
+        interpret._gap_kind = saved
+    with torch.no_grad():
+        a = model.features[:-2](x)[0, 2]  # the last conv's output, before its ReLU
+    expected = F.interpolate(F.relu(a)[None, None], size=(32, 32), mode="bilinear")[0, 0]
+    assert method == "Grad-CAM" and gcam.max() > 0
+    torch.testing.assert_close(gcam / gcam.max(), expected / expected.max())
+
+
+def test_guided_backprop_leaves_the_model_untouched_and_differs_from_the_plain_gradient():
+    torch.manual_seed(0)
+    model = build_model("net1", (3, 32, 32), 5).eval()
+    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    model(x)[0, 1].backward()
+    plain = x.grad.clone()
+    guided = interpret.guided_backprop(model, x.detach(), 1)
+    assert guided.shape == (3, 32, 32) and not torch.allclose(guided, plain[0])
+    x2 = x.detach().clone().requires_grad_(True)
+    model(x2)[0, 1].backward()
+    torch.testing.assert_close(x2.grad, plain)  # no hook left behind
+
+
+def test_examples_and_feature_maps():
+    torch.manual_seed(0)
+    model = build_model("net3", (3, 32, 32), 5).eval()
+    split = {"x": torch.randint(0, 255, (40, 3, 32, 32), dtype=torch.uint8), "y": torch.randint(0, 5, (40,))}
+    norm = Normalizer(split["x"])
+    ex = interpret.pick_examples(model, norm, split)
+    assert ex["correct"]["pred"] == ex["correct"]["label"] and ex["wrong"]["pred"] != ex["wrong"]["label"]
+    maps = interpret.feature_maps(model, norm(ex["correct"]["x"]))
+    assert [a.shape for _, a in maps] == [(16, 30, 30), (32, 13, 13), (32, 6, 6)]
+    assert interpret.first_layer_filters(model).shape == (16, 3, 3, 3)
