@@ -73,6 +73,8 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
     assert set(curves.scope) == {"step", "epoch"} and {"net1", "net2", "net3"} <= set(curves.model)
     manifest = pd.read_csv(res / "datasets" / "coco5" / "manifest.csv")
     assert manifest.image_id.is_unique and len(manifest) == 5 * (40 + 20)
+    for study in cfg["studies"]:
+        assert "which model is best?" in (res / "notebooks" / f"{study}_analysis.html").read_text()
     html = (res / "notebooks" / "conv_tester.html").read_text()
     assert "implementation" in html and "Error" not in html.split("forward+backward")[0][-2000:]
 

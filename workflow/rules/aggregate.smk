@@ -27,6 +27,31 @@ rule aggregate:
         "../scripts/aggregate.py"
 
 
+rule study_notebook:
+    """The study's questions answered in a papermill-executed notebook, rendered for the report."""
+    input:
+        notebook=workflow.source_path("../notebooks/study_analysis.ipynb"),
+        runs=f"{RESULTS}/tables/runs.csv",
+        answers=f"{RESULTS}/tables/answers.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        code=code_of("notebooks"),
+    output:
+        notebook=f"{RESULTS}/notebooks/{{study}}_analysis.ipynb",
+        html=report(
+            f"{RESULTS}/notebooks/{{study}}_analysis.html",
+            caption="../report/study_notebook.rst",
+            category="{study}",
+            subcategory="Analysis notebook",
+            labels={"study": "{study}", "notebook": "analysis"},
+        ),
+    log:
+        f"{RESULTS}/logs/notebooks/{{study}}_analysis.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/run_notebook.py"
+
+
 rule answers:
     """The reports' questions answered from the data, with the spread over seeds."""
     input:

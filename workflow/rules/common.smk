@@ -144,6 +144,7 @@ def all_targets():
             f"{RESULTS}/figures/{study}/ablation.png",
             f"{RESULTS}/figures/{study}/gradient_norms.png",
             f"{RESULTS}/figures/{study}/vs_reported.png",
+            f"{RESULTS}/notebooks/{study}_analysis.html",
         ]
         targets += [
             f"{RESULTS}/figures/{study}/confusion/{m}_seed{s}.png"
