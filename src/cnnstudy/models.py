@@ -131,7 +131,7 @@ def _nin(in_shape, num_classes, conv, *, bn=True, dropout=True, activation="relu
 
     def block(cin, cout, k, s, p):
         out = []
-        for i, (a, kk, ss, pp) in enumerate(((cin, k, s, p), (cout, 1, 1, 0), (cout, 1, 1, 0))):
+        for a, kk, ss, pp in ((cin, k, s, p), (cout, 1, 1, 0), (cout, 1, 1, 0)):
             out += [conv(a, cout, kk, stride=ss, padding=pp)] + ([nn.BatchNorm2d(cout)] if bn else [])
             out += [_activation(activation)]
         return out
