@@ -15,17 +15,13 @@ from torch import nn
 
 from . import datasets
 from .models import Classifier, build_model
-from .train import Normalizer
+from .train import input_pipeline
 
 
 def load_run(run_cfg: dict, data: dict, state_path, device="cpu"):
     """The run's best model (eval mode) and its input normalizer, rebuilt from the run config."""
-    split = data["splits"]["train"]
-    resize = (run_cfg.get("input") or {}).get("resize")
-    norm = Normalizer(split["x"], resize).to(device)
-    sizes = split.get("size")
-    side = resize or (int(sizes.min()) if sizes is not None else None)
-    in_shape = (split["x"].shape[1], side, side) if side else tuple(split["x"].shape[1:])
+    norm, in_shape = input_pipeline(data["splits"]["train"], run_cfg)
+    norm.to(device)
     options = {k: v for k, v in run_cfg.get("options", {}).items() if k != "weights"}  # state dict has them
     model = build_model(run_cfg["arch"], in_shape, len(data["classes"]), conv_impl=run_cfg.get("conv_impl", "torch"), **options)
     model.load_state_dict(torch.load(state_path, map_location=device, weights_only=True))

@@ -96,6 +96,15 @@ class Normalizer(torch.nn.Module):
         return x
 
 
+def input_pipeline(train_split: dict, cfg: dict) -> tuple[Normalizer, tuple[int, int, int]]:
+    """The run's normalizer (training statistics, optional resize) and the (C, H, W) its model sees."""
+    resize = (cfg.get("input") or {}).get("resize")
+    sizes = train_split.get("size")
+    side = resize or (int(sizes.min()) if sizes is not None else None)
+    x = train_split["x"]
+    return Normalizer(x, resize), ((x.shape[1], side, side) if side else tuple(x.shape[1:]))
+
+
 def batch_plan(n: int, batch_size: int, gen: torch.Generator | None, sizes: torch.Tensor | None = None):
     """Order of the samples and the (start, end, image size) of each batch, on the host.
 
@@ -200,11 +209,9 @@ def train_run(
     val_name = "val" if "val" in splits else "test"
     xtr, ytr = splits["train"]["x"].to(device), splits["train"]["y"].to(device)
     xva, yva = splits[val_name]["x"].to(device), splits[val_name]["y"].to(device)
-    str_, sva = splits["train"].get("size"), splits[val_name].get("size")  # variable resolution
-    resize = (cfg.get("input") or {}).get("resize")
-    norm = Normalizer(xtr, resize).to(device)
-    side = resize or (int(str_.min()) if str_ is not None else None)
-    in_shape = (xtr.shape[1], side, side) if side else tuple(xtr.shape[1:])
+    size_tr, size_va = splits["train"].get("size"), splits[val_name].get("size")  # variable resolution
+    norm, in_shape = input_pipeline(splits["train"], cfg)
+    norm.to(device)
 
     torch.manual_seed(seed)  # model init depends on the seed only, not on earlier draws
     model = build_model(cfg["arch"], in_shape, k, conv_impl=cfg.get("conv_impl", "torch"), **cfg.get("options", {}))
@@ -242,7 +249,7 @@ def train_run(
 
     for epoch in range(start_epoch, epochs + 1):
         _set_train_mode(model)
-        order, bounds = batch_plan(len(xtr), bs, gen, str_)
+        order, bounds = batch_plan(len(xtr), bs, gen, size_tr)
         order = order.to(device)  # one transfer per epoch; batches are slices of it
         ep = torch.zeros(2, device=device)  # loss sum, correct (counts are known on the host)
         win = torch.zeros(2, device=device)
@@ -266,14 +273,14 @@ def train_run(
                 conf_tr.index_add_(0, yb * k + pred, torch.ones_like(yb))
             if every and step % every == 0:
                 norms = torch.stack([p.grad.norm() if p.grad is not None else p.new_zeros(()) for _, p in tracked])
-                vl, vc, _ = evaluate(model, norm, xva, yva, k, eval_bs, sva)
+                vl, vc, _ = evaluate(model, norm, xva, yva, k, eval_bs, size_va)
                 marks.append((step, win.clone(), win_n, vl, vc, norms))
                 win.zero_()
                 win_n = 0
                 _set_train_mode(model)
         if sched:
             sched.step()
-        vl, vc, conf_va = evaluate(model, norm, xva, yva, k, eval_bs, sva)
+        vl, vc, conf_va = evaluate(model, norm, xva, yva, k, eval_bs, size_va)
         # the one host sync of the epoch
         ep_h, vl_h, vc_h = ep.tolist(), float(vl), int(vc)
         for s_, w, wn, l_, c_, gn in marks:
