@@ -150,3 +150,13 @@ def test_timing_table_has_ratios_measured_against_torch():
     assert set(t.implementation) == {"naive", "im2col", "unfold", "torch"}
     assert (t[t.implementation == "torch"].forward_ratio == 1.0).all()
     assert (t.forward_s > 0).all()
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"stride": 2}, {"stride": (2, 3), "dilation": (2, 1)}, {"padding": 2, "dilation": 2}])
+def test_hand_written_fold_equals_torch_fold(kwargs):
+    x_shape, w_shape = (2, 3, 13, 11), (4, 3, 3, 2)
+    g = conv.geometry(x_shape, w_shape, **kwargs)
+    cols = torch.randn(2, 3 * 3 * 2, g.ho * g.wo, dtype=torch.float64)
+    hp, wp = g.h + g.pad[0] + g.pad[1], g.w + g.pad[2] + g.pad[3]
+    expected = F.fold(cols, (hp, wp), (3, 2), dilation=g.dilation, stride=g.stride)
+    torch.testing.assert_close(conv.fold(cols, g), expected)
