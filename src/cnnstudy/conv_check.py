@@ -146,18 +146,29 @@ def gate(table: pd.DataFrame) -> None:
         raise ConvGateError(f"convolution gate failed, training will not start: {names}")
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up (allocations, thread pools)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+def _interleaved_times(fns: dict, repeats: int, rounds: int = 3) -> dict:
+    """Per round, the median seconds of ``repeats`` back-to-back calls of each function.
+
+    Calls stay in warm loops (as in training: one implementation at a time; alternating
+    single calls would charge each library the wake-up of its thread pool), while the rounds
+    alternate the implementations so a drifting (virtual) machine affects all of them alike.
+    """
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            fn()  # warm-up (allocations, thread pools)
+            block = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                fn()
+                block.append(time.perf_counter() - t)
+            times[name].append(np.median(block))
+    return {name: np.asarray(v) for name, v in times.items()}
 
 
 def time_layer(shape, repeats: int = 5, impls=("im2col", "unfold", "torch"), seed: int = 0) -> list[dict]:
-    """Median forward and forward+backward seconds of each implementation on one layer shape.
+    """Median forward and forward+backward seconds of each implementation on one layer shape,
+    and the median over rounds of its ratio to torch's time in the same round.
 
     ``shape`` is [N, C_in, H, W, C_out, k, stride, padding]; float32 like training.
     """
@@ -187,13 +198,20 @@ def time_layer(shape, repeats: int = 5, impls=("im2col", "unfold", "torch"), see
         ),
         "naive": (lambda: conv2d_naive(x, w, b, **kw), None),
     }
+    impls = list(dict.fromkeys([*impls, "torch"]))
+    with torch.no_grad():
+        tf = _interleaved_times({i: fns[i][0] for i in impls}, repeats)
+    tfb = _interleaved_times({i: fns[i][1] for i in impls if fns[i][1]}, repeats)
     rows = []
     for impl in impls:
-        fwd, fb = fns[impl]
-        with torch.no_grad():
-            tf = _median_time(fwd, repeats)
-        tfb = _median_time(fb, repeats) if fb else np.nan
-        rows.append({"implementation": impl, "shape": "x".join(map(str, shape)), "forward_s": tf, "forward_backward_s": tfb})
+        fb = tfb.get(impl)
+        rows.append({
+            "implementation": impl, "shape": "x".join(map(str, shape)),
+            "forward_s": float(np.median(tf[impl])),
+            "forward_backward_s": float(np.median(fb)) if fb is not None else np.nan,
+            "forward_ratio": float(np.median(tf[impl] / tf["torch"])),
+            "forward_backward_ratio": float(np.median(fb / tfb["torch"])) if fb is not None else np.nan,
+        })
     return rows
 
 
@@ -204,8 +222,5 @@ def time_layers(shapes, repeats: int = 5, naive_shape=(1, 3, 16, 16, 4, 3, 1, 0)
         rows += time_layer(shape, repeats)
     rows += time_layer(naive_shape, repeats=1, impls=("naive", "im2col", "unfold", "torch"))
     df = pd.DataFrame(rows)
-    ref = df[df.implementation == "torch"].set_index("shape")
-    df["forward_ratio"] = df.forward_s / df["shape"].map(ref.forward_s)
-    df["forward_backward_ratio"] = df.forward_backward_s / df["shape"].map(ref.forward_backward_s)
     df["backward_s"] = df.forward_backward_s - df.forward_s  # medians of separate timings: an estimate
     return df
