@@ -112,3 +112,13 @@ def test_variable_resolution_batches_hold_one_size_and_cover_every_sample():
     for start, end, s in bounds:
         assert (sizes[order[start:end]] == s).all()
     assert len({s for _, _, s in bounds}) == 3
+
+
+def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, data_file, monkeypatch):
+    from cnnstudy import train
+
+    run(tmp_path, "a", data_file, epochs=2)
+    monkeypatch.setattr(train, "training_code", lambda: "edited")
+    logs = []
+    train_run(cfg(epochs=2), data_file, tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt", log=logs.append)
+    assert any("starting afresh" in m for m in logs) and sum("epoch " in m and "/2" in m for m in logs) == 2

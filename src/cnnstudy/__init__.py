@@ -26,10 +26,10 @@ def stage_files(stage: str) -> list[str]:
     return [str(PACKAGE / m) for m in STAGE_MODULES[stage]]
 
 
-def code_digest(files=None) -> str:
-    """sha256 over source files (default: the whole package): ties outputs to their code."""
+def code_digest(files) -> str:
+    """sha256 over source files (names and contents): ties outputs to the code that made them."""
     h = hashlib.sha256()
-    for f in sorted(map(Path, files) if files else PACKAGE.glob("*.py")):
+    for f in sorted(map(Path, files)):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()

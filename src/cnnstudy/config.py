@@ -19,7 +19,6 @@ TRAINING_KEYS = {
     "optimizer", "lr", "betas", "momentum", "weight_decay", "batch_size", "epochs",
     "eval_every_steps", "eval_batch_size", "scheduler", "augment", "device", "deterministic",
 }
-RUN_KEYS = {"arch", "options", "conv_impl", "seeds", "input", "pretrained"} | TRAINING_KEYS
 RESULTS = "results"
 
 
