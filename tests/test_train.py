@@ -122,3 +122,13 @@ def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, data_file, m
     logs = []
     train_run(cfg(epochs=2), data_file, tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt", log=logs.append)
     assert any("starting afresh" in m for m in logs) and sum("epoch " in m and "/2" in m for m in logs) == 2
+
+
+def test_normalizer_statistics_in_chunks_equal_the_direct_ones():
+    from cnnstudy.train import Normalizer
+
+    x = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8)
+    norm = Normalizer(x, chunk=7)
+    f = x.float() / 255
+    torch.testing.assert_close(norm.mean.flatten(), f.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(norm.std.flatten(), f.std(dim=(0, 2, 3)))

@@ -66,13 +66,14 @@ def make_inputs(case: Case, seed: int = 0, dtype=np.float64):
     return x, w, b
 
 
-def reference(x, w, b, kwargs, grad_out):
-    """F.conv2d output and autograd gradients (dx, dw, db)."""
+def autograd_run(fn, x, w, b, kwargs, seed: int):
+    """Output, output gradient (drawn from ``seed``) and (dx, dw, db) of a torch conv function."""
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     bt = torch.tensor(b, requires_grad=True) if b is not None else None
-    y = F.conv2d(xt, wt, bt, **kwargs)
-    y.backward(torch.tensor(grad_out))
-    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), (bt.grad.numpy() if bt is not None else None)
+    y = fn(xt, wt, bt, **kwargs)
+    g = np.random.default_rng(seed).standard_normal(tuple(y.shape))
+    y.backward(torch.tensor(g))
+    return y.detach().numpy(), g, xt.grad.numpy(), wt.grad.numpy(), (bt.grad.numpy() if bt is not None else None)
 
 
 def _err(a, b):
@@ -81,9 +82,7 @@ def _err(a, b):
 
 def check_case(case: Case, impl: str, seed: int = 0) -> dict:
     x, w, b = make_inputs(case, seed)
-    y_ref_shape = F.conv2d(torch.zeros(case.x, dtype=torch.float64), torch.zeros(case.w, dtype=torch.float64), **case.kwargs).shape
-    g = np.random.default_rng(seed + 1).standard_normal(tuple(y_ref_shape))
-    y_ref, dx_ref, dw_ref, db_ref = reference(x, w, b, case.kwargs, g)
+    y_ref, g, dx_ref, dw_ref, db_ref = autograd_run(F.conv2d, x, w, b, case.kwargs, seed + 1)
     errs = {"output": np.nan, "grad_input": np.nan, "grad_weight": np.nan, "grad_bias": np.nan}
     if impl == "naive":
         errs["output"] = _err(conv2d_naive(x, w, b, **case.kwargs), y_ref)
@@ -93,12 +92,9 @@ def check_case(case: Case, impl: str, seed: int = 0) -> dict:
         errs.update(output=_err(y, y_ref), grad_input=_err(dx, dx_ref), grad_weight=_err(dw, dw_ref))
         errs["grad_bias"] = _err(db, db_ref) if b is not None else np.nan
     elif impl == "unfold":
-        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-        bt = torch.tensor(b, requires_grad=True) if b is not None else None
-        y = conv2d_unfold(xt, wt, bt, **case.kwargs)
-        y.backward(torch.tensor(g))
-        errs.update(output=_err(y.detach(), y_ref), grad_input=_err(xt.grad, dx_ref), grad_weight=_err(wt.grad, dw_ref))
-        errs["grad_bias"] = _err(bt.grad, db_ref) if b is not None else np.nan
+        y, _, dx, dw, db = autograd_run(conv2d_unfold, x, w, b, case.kwargs, seed + 1)  # same output gradient
+        errs.update(output=_err(y, y_ref), grad_input=_err(dx, dx_ref), grad_weight=_err(dw, dw_ref))
+        errs["grad_bias"] = _err(db, db_ref) if b is not None else np.nan
     else:
         raise ValueError(f"unknown implementation {impl!r}; known: naive, im2col, unfold")
     tol = tolerance(x.dtype)

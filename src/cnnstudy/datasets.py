@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 
@@ -58,10 +59,8 @@ def load(path: str | Path, verify: bool = False) -> dict:
     return data
 
 
-def class_counts(data: dict) -> "pandas.DataFrame":  # noqa: F821
+def class_counts(data: dict) -> pd.DataFrame:
     """Tidy table (split, class, count) for data cards."""
-    import pandas as pd
-
     rows = []
     for split, s in data["splits"].items():
         counts = torch.bincount(s["y"], minlength=len(data["classes"]))

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from . import formats
+
 # Official COCO category ids for the study's classes plus distractors.
 COCO_CATEGORIES = [
     (1, "person", "person"),
@@ -170,7 +172,6 @@ def make_coco(
 
 
 # ----------------------------------------------------------------------------- CIFAR, MNIST, Imagenette twins
-from . import formats  # noqa: E402
 
 # Ten learnable classes: five shapes in a warm and a cool colour.
 TEN_CLASSES = [(shape, warm) for warm in (True, False) for shape in ("triangle", "bar", "disc", "cross", "ring")]

@@ -25,6 +25,8 @@ from . import __version__, augment, code_digest, datasets, stage_files
 from .models import build_model, count_parameters
 
 STOP_ENV = "CNNSTUDY_STOP_AFTER_EPOCH"  # test hook: simulate a job killed after epoch N
+
+
 def training_code() -> str:
     """Digest of the code a run depends on: a checkpoint from other code is not resumed."""
     return code_digest(stage_files("train"))
@@ -79,11 +81,18 @@ class Normalizer(torch.nn.Module):
     """uint8 NCHW -> float, augmented (training only), standardized with the training split's
     per-channel statistics, and optionally resized (the fixed-size view of variable data)."""
 
-    def __init__(self, x_train_u8: torch.Tensor, resize: int | None = None):
+    def __init__(self, x_train_u8: torch.Tensor, resize: int | None = None, chunk: int = 4096):
         super().__init__()
-        x = x_train_u8.float().div_(255)
-        self.register_buffer("mean", x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1))
-        self.register_buffer("std", x.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, -1, 1, 1))
+        # per-channel sums in chunks: a float copy of a whole split would not fit beside it on a GPU
+        s = torch.zeros(2, x_train_u8.shape[1], dtype=torch.float64, device=x_train_u8.device)
+        for i in range(0, len(x_train_u8), chunk):
+            x = x_train_u8[i : i + chunk].double().div_(255)
+            s += torch.stack([x.sum(dim=(0, 2, 3)), x.square().sum(dim=(0, 2, 3))])
+        n = x_train_u8.numel() // x_train_u8.shape[1]
+        mean = s[0] / n
+        std = ((s[1] - n * mean.square()) / max(n - 1, 1)).clamp_min(0).sqrt()
+        self.register_buffer("mean", mean.float().view(1, -1, 1, 1))
+        self.register_buffer("std", std.float().clamp_min(1e-3).view(1, -1, 1, 1))
         self.resize = resize
 
     def forward(self, x_u8, aug_cfg=None, gen=None):
@@ -134,14 +143,20 @@ def _take(x, order_dev, start, end, size):
     return xb if size is None else xb[..., :size, :size]
 
 
+def eval_plan(n: int, batch_size: int, sizes, device):
+    """The fixed batching of an evaluation split, built once and kept on the device: moving an
+    index tensor to the GPU at every evaluation would wait for the queued work each time."""
+    order, bounds = batch_plan(n, batch_size, None, sizes)
+    return order.to(device), bounds
+
+
 @torch.no_grad()
-def evaluate(model, norm, x, y, num_classes, batch_size, sizes=None):
+def evaluate(model, norm, x, y, num_classes, plan):
     """Loss sum, correct count and confusion matrix over a split, all as device tensors."""
     model.eval()
     loss = torch.zeros((), device=x.device)
     conf = torch.zeros(num_classes * num_classes, dtype=torch.long, device=x.device)
-    order, bounds = batch_plan(len(x), batch_size, None, sizes)
-    order = order.to(x.device)
+    order, bounds = plan
     for start, end, size in bounds:
         out = model(norm(_take(x, order, start, end, size)))
         yb = y[order[start:end]]
@@ -209,9 +224,10 @@ def train_run(
     val_name = "val" if "val" in splits else "test"
     xtr, ytr = splits["train"]["x"].to(device), splits["train"]["y"].to(device)
     xva, yva = splits[val_name]["x"].to(device), splits[val_name]["y"].to(device)
-    size_tr, size_va = splits["train"].get("size"), splits[val_name].get("size")  # variable resolution
+    size_tr = splits["train"].get("size")  # variable resolution
     norm, in_shape = input_pipeline(splits["train"], cfg)
     norm.to(device)
+    code = training_code()
 
     torch.manual_seed(seed)  # model init depends on the seed only, not on earlier draws
     model = build_model(cfg["arch"], in_shape, k, conv_impl=cfg.get("conv_impl", "torch"), **cfg.get("options", {}))
@@ -224,6 +240,7 @@ def train_run(
 
     bs, epochs = int(cfg["batch_size"]), int(cfg["epochs"])
     eval_bs = int(cfg.get("eval_batch_size", 512))
+    val_plan = eval_plan(len(xva), eval_bs, splits[val_name].get("size"), device)
     every = int(cfg.get("eval_every_steps", 100))
     rows: list[dict] = []
     grad_rows: list[dict] = []  # per-layer gradient norms at every record step (vanishing gradients?)
@@ -233,7 +250,7 @@ def train_run(
 
     if checkpoint_path.exists():
         ck = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if ck.get("config_hash") == chash and ck.get("code") == training_code():
+        if ck.get("config_hash") == chash and ck.get("code") == code:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             if sched and ck.get("scheduler"):
@@ -273,14 +290,14 @@ def train_run(
                 conf_tr.index_add_(0, yb * k + pred, torch.ones_like(yb))
             if every and step % every == 0:
                 norms = torch.stack([p.grad.norm() if p.grad is not None else p.new_zeros(()) for _, p in tracked])
-                vl, vc, _ = evaluate(model, norm, xva, yva, k, eval_bs, size_va)
+                vl, vc, _ = evaluate(model, norm, xva, yva, k, val_plan)
                 marks.append((step, win.clone(), win_n, vl, vc, norms))
                 win.zero_()
                 win_n = 0
                 _set_train_mode(model)
         if sched:
             sched.step()
-        vl, vc, conf_va = evaluate(model, norm, xva, yva, k, eval_bs, size_va)
+        vl, vc, conf_va = evaluate(model, norm, xva, yva, k, val_plan)
         # the one host sync of the epoch
         ep_h, vl_h, vc_h = ep.tolist(), float(vl), int(vc)
         for s_, w, wn, l_, c_, gn in marks:
@@ -305,7 +322,7 @@ def train_run(
                 "state": {kk: v.detach().cpu().clone() for kk, v in model.state_dict().items()},
             }
         ck = {
-            "code": training_code(), "config_hash": chash, "epoch": epoch, "step": step, "rows": rows, "grad_rows": grad_rows, "best": best,
+            "code": code, "config_hash": chash, "epoch": epoch, "step": step, "rows": rows, "grad_rows": grad_rows, "best": best,
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched else None,
             "rng": _rng_state(gen, device), "aug_rng": aug_gen.get_state() if aug_gen is not None else None,
@@ -314,21 +331,20 @@ def train_run(
         if os.environ.get(STOP_ENV) and epoch == int(os.environ[STOP_ENV]) and epoch < epochs:
             raise SystemExit(f"{STOP_ENV}={epoch}: stopping after the checkpoint of epoch {epoch}")
 
-    out = _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, device, val_name, eval_bs, out_dir, t0, log)
-    grads = pd.DataFrame(grad_rows, columns=["epoch", "step", "depth", "layer", "grad_norm"])
-    for key, v in reversed({"study": cfg.get("study"), "model": cfg.get("model"), "seed": int(cfg["seed"])}.items()):
-        grads.insert(0, key, v)
-    grads.to_csv(out_dir / "grad_norms.csv", index=False)
-    return out
+    history = {"metrics": rows, "grad_norms": grad_rows}
+    return _write_outputs(cfg, code, data, model, norm, history, best, status, device, val_name, eval_bs, out_dir, t0, log)
 
 
-def _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, device, val_name, eval_bs, out_dir, t0, log):
+def _write_outputs(cfg, code, data, model, norm, history, best, status, device, val_name, eval_bs, out_dir, t0, log):
+    classes = data["classes"]
     k = len(classes)
     ident = {"study": cfg.get("study"), "model": cfg.get("model"), "seed": int(cfg["seed"])}
-    metrics = pd.DataFrame(rows, columns=["scope", "epoch", "step", "split", "loss", "accuracy"])
-    for key, v in reversed(ident.items()):
-        metrics.insert(0, key, v)
-    metrics.to_csv(out_dir / "metrics.csv", index=False)
+    columns = {"metrics": ["scope", "epoch", "step", "split", "loss", "accuracy"],
+               "grad_norms": ["epoch", "step", "depth", "layer", "grad_norm"]}
+    frames = {name: pd.DataFrame([{**ident, **r} for r in history[name]], columns=[*ident, *cols]) for name, cols in columns.items()}
+    for name, frame in frames.items():
+        frame.to_csv(out_dir / f"{name}.csv", index=False)
+    metrics = frames["metrics"]
 
     conf_rows = []
     test_acc = None
@@ -339,7 +355,8 @@ def _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, d
         if "test" in data["splits"] and val_name != "test":
             xt = data["splits"]["test"]["x"].to(device)
             yt = data["splits"]["test"]["y"].to(device)
-            _, correct, conf_te = evaluate(model, norm, xt, yt, k, eval_bs, data["splits"]["test"].get("size"))
+            test_plan = eval_plan(len(xt), eval_bs, data["splits"]["test"].get("size"), device)
+            _, correct, conf_te = evaluate(model, norm, xt, yt, k, test_plan)
             test_acc = int(correct) / len(yt)
             confs["test"] = conf_te.cpu()
         for split, m in confs.items():
@@ -367,8 +384,8 @@ def _write_outputs(cfg, chash, data, classes, model, norm, rows, best, status, d
         "seconds": round(time.time() - t0, 3),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "config_hash": chash,
-        "code_sha256": training_code(),
+        "config_hash": config_hash(cfg),
+        "code_sha256": code,
         "data_sha256": data.get("sha256", {}),
         "versions": {"cnnstudy": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "config": cfg,

@@ -2,7 +2,7 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 # The cnnstudy package lives in src/: importable here and in every job, in any environment.
 SRC = str(Path(workflow.basedir) / "src")
@@ -19,8 +19,8 @@ from cnnstudy.download import url_to_local_path
 min_version("9.0")
 
 
-validate(config, "../schemas/config.schema.yaml")
-study_config.check_references(config)
+# The schema (with defaults) and the cross-references, in one place shared with the tests.
+study_config.validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 RESULTS = study_config.RESULTS
 RUNS = study_config.runs(config)
