@@ -24,39 +24,101 @@ def test_runs_table_one_row_per_run(tmp_path):
     assert list(t.model) == ["m1", "m2"] and list(t.columns) == aggregate.RUN_COLUMNS
 
 
-def test_answers_rank_models_pair_seeds_and_find_the_hardest_class():
+def run_rows(study, model, accuracies, test_split=False, status="completed"):
+    column = "test_accuracy" if test_split else "best_val_accuracy"
+    base = dict(study=study, model=model, status=status, test_split=test_split, best_val_accuracy=np.nan, test_accuracy=np.nan)
+    return [{**base, "seed": s, column: a} for s, a in enumerate(accuracies)]
+
+
+def test_comparison_gives_the_paired_t_interval_and_a_verdict_read_off_it():
+    from scipy import stats
+
+    big, small = [0.80, 0.84, 0.82, 0.86, 0.83], [0.70, 0.73, 0.74, 0.72, 0.71]
+    runs = pd.DataFrame(run_rows("s", "big", big) + run_rows("s", "small", small))
+    spec = {"s": {"comparisons": [{"a": "big", "b": "small", "question": "bigger?"}, {"a": "small", "b": "big", "question": "smaller?"}]}}
+    ans = aggregate.answers(runs, pd.DataFrame(), spec).set_index("question")
+    d = np.subtract(big, small)
+    half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / np.sqrt(5)
+    row = ans.loc["bigger?"]
+    assert row.mean_difference == pytest.approx(d.mean()) and row.n == 5
+    assert (row.ci_low, row.ci_high) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert row.verdict == "better" and row.answer == "big is better" and row.metric.startswith("best val accuracy")
+    assert ans.loc["smaller?", "verdict"] == "worse"
+
+
+def test_n_of_one_or_an_interval_covering_zero_is_inconclusive():
+    one = pd.DataFrame(run_rows("s", "a", [0.9]) + run_rows("s", "b", [0.5]))
+    spec = {"s": {"comparisons": [{"a": "a", "b": "b", "question": "q"}]}}
+    row = aggregate.answers(one, pd.DataFrame(), spec).set_index("question").loc["q"]
+    assert row.verdict == "inconclusive" and row.n == 1 and np.isnan(row.ci_low) and "no interval" in row.note
+    noisy = pd.DataFrame(run_rows("s", "a", [0.5, 0.7, 0.4]) + run_rows("s", "b", [0.6, 0.5, 0.5]))
+    row = aggregate.answers(noisy, pd.DataFrame(), spec).set_index("question").loc["q"]
+    assert row.ci_low < 0 < row.ci_high and row.verdict == "inconclusive"
+
+
+def test_ranking_shows_ties_within_intervals_and_best_model_says_when_it_is_unclear():
     runs = pd.DataFrame(
-        [
-            dict(study="s", model="big", seed=0, status="completed", best_val_accuracy=0.8),
-            dict(study="s", model="big", seed=1, status="completed", best_val_accuracy=0.9),
-            dict(study="s", model="small", seed=0, status="completed", best_val_accuracy=0.6),
-            dict(study="s", model="small", seed=1, status="completed", best_val_accuracy=0.6),
-            dict(study="s", model="wild", seed=0, status="diverged", best_val_accuracy=np.nan),
-        ]
-    )
+        run_rows("s", "top", [0.90, 0.91, 0.92]) + run_rows("s", "twin", [0.60, 0.62, 0.61])
+        + run_rows("s", "twin2", [0.61, 0.60, 0.62])
+    )  # fmt: skip
+    ans = aggregate.answers(runs, pd.DataFrame(), {"s": {}}).set_index("question")
+    assert ans.loc["which model is best?", "answer"] == "top" and ans.loc["which model is best?", "verdict"] == "clear"
+    chain = ans.loc["ranking ('≈': tied within the interval)", "answer"]
+    assert chain in ("top > twin ≈ twin2", "top > twin2 ≈ twin")
+    assert ans.loc["ranking ('≈': tied within the interval)", "verdict"] == "partly tied"
+    single = aggregate.answers(pd.DataFrame(run_rows("s", "x", [0.9]) + run_rows("s", "y", [0.5])), pd.DataFrame(), {"s": {}})
+    best = single.set_index("question").loc["which model is best?"]
+    assert best.verdict == "inconclusive" and best.answer == "x or y"  # equal means are no order at n = 1
+
+
+def test_hardest_class_is_per_model_and_never_pooled():
     conf = pd.DataFrame(
-        confusion_rows("s", "big", 0, [[9, 1], [5, 5]]) + confusion_rows("s", "small", 0, [[8, 2], [6, 4]])
-    )
-    spec = {"s": {"comparisons": [{"a": "big", "b": "small", "question": "is bigger better?"}]}}
-    ans = aggregate.answers(runs, conf, spec).set_index("question")
-    assert ans.loc["which model is best?", "answer"] == "big"
-    assert ans.loc["which model is best?", "value"] == pytest.approx(0.85)
-    assert ans.loc["ranking (mean best val accuracy)", "answer"] == "big > small"
-    assert ans.loc["which class is hardest? (val recall, all runs)", "answer"] == "b"
-    assert ans.loc["is bigger better?", "value"] == pytest.approx(0.25)
-    assert ans.loc["is bigger better?", "answer"].startswith("yes")
-    assert ans.loc["diverged runs", "answer"] == "wild/seed0"
+        confusion_rows("s", "m1", 0, [[9, 1], [5, 5]]) + confusion_rows("s", "m1", 1, [[8, 2], [6, 4]])
+        + confusion_rows("s", "m2", 0, [[2, 8], [0, 10]]) + confusion_rows("s", "m2", 1, [[3, 7], [1, 9]])
+    )  # fmt: skip
+    runs = pd.DataFrame(run_rows("s", "m1", [0.7, 0.6]) + run_rows("s", "m2", [0.6, 0.6]))
+    ans = aggregate.answers(runs, conf, {"s": {}}).set_index("question")
+    assert ans.loc["which class is hardest for m1?", "a"] == "b"
+    assert ans.loc["which class is hardest for m2?", "a"] == "a"
+    assert ans.loc["which class is hardest for m1?", "metric"] == "val recall"
 
 
-def test_versus_reported_uses_test_accuracy_when_there_is_one():
+def test_metric_is_test_accuracy_of_the_best_val_epoch_where_there_is_a_test_split():
+    runs = pd.DataFrame(run_rows("s", "a", [0.8, 0.9], test_split=True) + run_rows("s", "b", [0.7, 0.8], test_split=True))
+    runs["best_val_accuracy"] = 0.99  # chosen on val: never the reported number when a test split exists
+    ans = aggregate.answers(runs, pd.DataFrame(), {"s": {"comparisons": [{"a": "a", "b": "b", "question": "q"}]}})
+    row = ans.set_index("question").loc["q"]
+    assert row.metric == "test accuracy (best-val epoch)" and row.mean_difference == pytest.approx(0.1)
+
+
+def test_diverged_runs_are_counted_and_left_out_never_zeros_in_a_mean():
     runs = pd.DataFrame(
-        [
-            dict(study="s", model="a", seed=0, status="completed", best_val_accuracy=0.5, test_accuracy=0.6, final_val_accuracy=0.5),
-            dict(study="s", model="a", seed=1, status="completed", best_val_accuracy=0.5, test_accuracy=0.8, final_val_accuracy=0.5),
-            dict(study="t", model="b", seed=0, status="diverged", best_val_accuracy=np.nan, test_accuracy=np.nan, final_val_accuracy=0.1),
-        ]
-    )
-    v = aggregate.versus_reported(runs, {"s": {"reported": {"a": 0.65}}, "t": {"reported": {"b": 0.1}}}).set_index("model")
-    assert v.loc["a", "ours_mean"] == pytest.approx(0.7) and v.loc["a", "our_metric"] == "test"
-    assert v.loc["a", "difference"] == pytest.approx(0.05) and v.loc["a", "n_seeds"] == 2
-    assert v.loc["b", "ours_mean"] == pytest.approx(0.1)  # a diverged run counts with its last accuracy
+        run_rows("s", "a", [0.8, 0.9, 0.85]) + run_rows("s", "b", [0.7, 0.8, 0.75])[:2]
+        + [dict(study="s", model="b", seed=2, status="diverged", test_split=False, best_val_accuracy=0.1, test_accuracy=np.nan)]
+    )  # fmt: skip
+    row = aggregate.answers(runs, pd.DataFrame(), {"s": {"comparisons": [{"a": "a", "b": "b", "question": "q"}]}})
+    row = row.set_index("question").loc["q"]
+    assert row.n == 2 and row.mean_b == pytest.approx(0.75) and "b (1 seed)" in row.note
+
+
+def test_mnist_class_names_stay_strings_through_the_tables(tmp_path):
+    conf = pd.DataFrame(confusion_rows("s", "m", 0, [[9, 1], [5, 5]], classes=("0", "1")))
+    conf.to_csv(tmp_path / "c.csv", index=False)
+    back = aggregate.read_table(tmp_path / "c.csv")
+    assert back.true.tolist() == ["0", "0", "1", "1"]
+    ans = aggregate.answers(pd.DataFrame(run_rows("s", "m", [0.7])), back, {"s": {}})
+    assert ans.set_index("question").loc["which class is hardest for m?", "a"] == "1"
+
+
+def test_versus_reported_names_both_metrics_and_whether_the_claim_is_inside_our_interval():
+    runs = pd.DataFrame(
+        run_rows("s", "a", [0.60, 0.80, 0.70], test_split=True)
+        + run_rows("t", "b", [np.nan], status="diverged") + run_rows("t", "c", [0.5])
+    )  # fmt: skip
+    spec = {"s": {"reported": {"a": 0.65}, "reported_metric": "test accuracy"}, "t": {"reported": {"b": 0.1, "c": 0.5}, "reported_metric": "val"}}
+    v = aggregate.versus_reported(runs, spec).set_index("model")
+    assert v.loc["a", "ours_mean"] == pytest.approx(0.7) and v.loc["a", "reported_inside_ours"] == "yes"
+    assert v.loc["a", "our_metric"] == "test accuracy (best-val epoch)" and v.loc["a", "reported_metric"] == "test accuracy"
+    assert v.loc["a", "ci_low"] < 0.65 < v.loc["a", "ci_high"] and v.loc["a", "n"] == 3
+    assert v.loc["b", "diverged"] == 1 and v.loc["b", "n"] == 0 and np.isnan(v.loc["b", "ours_mean"])
+    assert v.loc["c", "reported_inside_ours"] == "n < 2: no interval"

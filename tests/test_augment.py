@@ -49,3 +49,32 @@ def test_same_generator_same_augmentation_and_values_stay_in_range():
 def test_unknown_switch_is_a_clear_error():
     with pytest.raises(augment.AugmentConfigError, match="unknown augmentation.*'vflip'"):
         augment.validate({"vflip": True})
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_color_jitter_draws_the_distribution_of_torchvisions_colorjitter(channels):
+    """Per-image statistics of ours and of torchvision's own transform, 3,000 draws each of
+    one image, are indistinguishable (two-sample KS); a stronger jitter is told apart."""
+    from scipy.stats import ks_2samp
+    from torchvision.transforms import ColorJitter
+
+    torch.manual_seed(0)
+    img = torch.rand(channels, 6, 6)
+    cj = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1} if channels == 3 else {"brightness": 0.4, "contrast": 0.4}
+    n = 3000
+    ours = augment.color_jitter(img.expand(n, -1, -1, -1).clone(), cj, torch.Generator().manual_seed(1))
+    theirs = torch.stack([ColorJitter(**cj)(img) for _ in range(n)])
+    stronger = augment.color_jitter(img.expand(n, -1, -1, -1).clone(), {**cj, "brightness": 0.8}, torch.Generator().manual_seed(2))
+    stats = [lambda a: a.mean((1, 2, 3)), lambda a: a.std((1, 2, 3)), lambda a: a[:, -1, 2, 3], lambda a: a[:, 0, 1, 1]]
+    for stat in stats:
+        assert ks_2samp(stat(ours).numpy(), stat(theirs).numpy()).pvalue > 1e-3
+    assert ks_2samp(stats[0](stronger).numpy(), stats[0](theirs).numpy()).pvalue < 1e-6
+
+
+def test_hue_shift_equals_torchvisions_adjust_hue():
+    import torchvision.transforms.functional as TF
+
+    x = torch.rand(6, 3, 5, 5)
+    shift = torch.linspace(-0.4, 0.4, 6)
+    ours = augment._hue(x, shift)
+    torch.testing.assert_close(ours, torch.stack([TF.adjust_hue(a, float(s)) for a, s in zip(x, shift)]), atol=1e-5, rtol=0)

@@ -99,3 +99,17 @@ def test_real_coco128_with_2017_naming(tmp_path):
     assert manifest.file_name.str.match(r"^\d{12}\.jpg$").all()
     x, _ = splits["val"]
     assert x.shape == (10, 3, 64, 64) and x.std() > 10  # real photos, not blank
+
+
+@pytest.mark.parametrize(
+    "content,why",
+    [("{not json", "not a COCO instances annotation file"), ("[1, 2]", "not a COCO instances annotation file"),
+     ('{"images": []}', "has no \\['annotations', 'categories'\\]")],
+)  # fmt: skip
+def test_bad_annotation_file_is_named_in_the_error(tmp_path, content, why):
+    bad = tmp_path / "instances_train2014.json"
+    bad.write_text(content)
+    with pytest.raises(coco.SubsetError, match=f"{bad}.*{why}|{bad} is not.*{why}"):
+        coco.load_coco(bad)
+    with pytest.raises(coco.SubsetError, match="does not exist"):
+        coco.load_coco(tmp_path / "missing.json")

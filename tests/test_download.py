@@ -5,10 +5,19 @@ import io
 import tarfile
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from cnnstudy.download import DownloadError, UnsafeArchiveError, extract, fetch, file_digest, url_to_local_path
+from cnnstudy.download import (
+    DownloadError,
+    UnsafeArchiveError,
+    extract,
+    fetch,
+    file_digest,
+    url_to_local_path,
+    verify_download,
+)
 
 
 def sha(data: bytes) -> str:
@@ -158,3 +167,94 @@ def test_sha256_prefix_like_torchvision_weight_names(tmp_path, source):
     fetch(src.as_uri(), tmp_path / "w.pth", {"sha256_prefix": sha(data)[:8]}, log=lambda m: None)
     with pytest.raises(DownloadError, match="expected sha256_prefix 00000000"):
         fetch(src.as_uri(), tmp_path / "v.pth", {"sha256_prefix": "00000000"}, log=lambda m: None)
+
+
+def _tar_gz(tmp_path, payload: bytes) -> "Path":
+    p = tmp_path / "data.tar.gz"
+    with tarfile.open(p, "w:gz") as tf:
+        info = tarfile.TarInfo("d/blob.bin")
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+    return p
+
+
+def test_bit_flipped_tar_gz_is_refused_not_extracted_with_a_corrupt_member(tmp_path):
+    import random
+
+    payload = random.Random(0).randbytes(200_000)  # incompressible: a flip lands in the data
+    archive = _tar_gz(tmp_path, payload)
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(DownloadError, match=f"{archive} is corrupt.*delete it and rerun"):
+        extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_extraction_input_is_reverified_with_a_stamp_keyed_on_size_and_mtime(tmp_path, source):
+    import os
+
+    src, data = source
+    entry = {"sha256": sha(data)}
+    dest = fetch(src.as_uri(), tmp_path / "d" / "archive.bin", entry, log=lambda m: None)
+    logs = []
+    verify_download(dest, entry, logs.append)
+    assert not logs  # the stamp written at download spares the rehash
+    raw = bytearray(dest.read_bytes())
+    raw[10] ^= 0xFF
+    stat = dest.stat()
+    dest.write_bytes(bytes(raw))
+    os.utime(dest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # replaced later, by hand or by a bad copy
+    with pytest.raises(DownloadError, match=f"{dest} does not match its sha256.*Delete it and rerun"):
+        verify_download(dest, entry, logs.append)
+    with pytest.raises(DownloadError, match="is missing"):
+        verify_download(tmp_path / "nothing.bin", entry)
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves Range requests like a real file server: 206 with Content-Range, 416 past the end."""
+
+    def do_GET(self):
+        data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+        start = int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else None
+        if start is not None and start >= len(data):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.end_headers()
+            return
+        body = data[start or 0 :]
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def range_server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_partial_download_resumes_and_an_unresumable_part_restarts_from_zero(tmp_path, range_server):
+    root, base = range_server
+    data = bytes(range(256)) * 400
+    (root / "f.bin").write_bytes(data)
+    dest = tmp_path / "f.bin"
+    part = tmp_path / "f.bin.part"
+    part.write_bytes(data[:1000])  # an interrupted download: resumed with a Range request
+    fetch(f"{base}/f.bin", dest, {"sha256": sha(data)}, log=lambda m: None)
+    assert dest.read_bytes() == data
+    dest.unlink()
+    part.write_bytes(data + b"junk")  # larger than the file: the server answers 416
+    logs = []
+    fetch(f"{base}/f.bin", dest, {"sha256": sha(data)}, log=logs.append)
+    assert dest.read_bytes() == data and any("416" in m and "restarting from zero" in m for m in logs)

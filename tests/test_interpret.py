@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from cnnstudy import interpret
 from cnnstudy.models import build_model
-from cnnstudy.train import Normalizer
+from cnnstudy.inputs import Normalizer
 
 
 def test_cam_of_a_global_average_pooling_model_is_exact():

@@ -62,7 +62,43 @@ def test_transfer_learning_freezes_backbone_and_optionally_bn():
 def test_unknown_model_and_option_are_clear_errors():
     with pytest.raises(ModelConfigError, match="unknown model 'net9'.*net1"):
         build_model("net9", (3, 64, 64), 5)
-    with pytest.raises(ModelConfigError, match="unknown option"):
+    with pytest.raises(ModelConfigError, match="does not use option.*batchnorm.*its options are"):
         build_model("net1", (3, 64, 64), 5, batchnorm=True)
     with pytest.raises(ModelConfigError, match="conv_impl"):
         build_model("net1", (3, 64, 64), 5, conv_impl="fft")
+
+
+@pytest.mark.parametrize(
+    "arch,option",
+    [("mnist_cnn", {"dropout": True}), ("net1", {"pool": "avg"}), ("net1", {"kernel": 4}), ("lenet", {"padding": 1}),
+     ("lenet", {"chain": 3}), ("resnet18_tl", {"bn": True}), ("resnet18_tl", {"dropout": True}), ("nin", {"kernel": 4})],
+)  # fmt: skip
+def test_an_option_the_architecture_does_not_use_is_an_error_not_a_no_op(arch, option):
+    with pytest.raises(ModelConfigError, match=f"model '{arch}' does not use option.*{next(iter(option))}"):
+        build_model(arch, SHAPES[arch], 5, **option)
+
+
+def test_conv_impl_and_weights_only_where_the_model_uses_them():
+    with pytest.raises(ModelConfigError, match="torchvision's convolutions"):
+        build_model("resnet18_tl", (3, 64, 64), 5, conv_impl="unfold")
+    with pytest.raises(ModelConfigError, match="takes no pretrained weights"):
+        build_model("net1", (3, 64, 64), 5, weights="w.pth")
+    with pytest.raises(ModelConfigError, match="must be one of"):
+        build_model("lenet", (3, 32, 32), 5, pool="median")
+    with pytest.raises(ModelConfigError, match="must be a bool"):
+        build_model("lenet", (3, 32, 32), 5, bn="yes")
+
+
+def test_every_default_option_changes_the_network_it_builds():
+    """Each declared option is wired: flipping it from its default changes the module tree."""
+    from cnnstudy.architectures import ARCHITECTURES as SPECS, CHOICES
+
+    for arch, spec in SPECS.items():
+        base = str(build_model(arch, SHAPES[arch], 5))
+        for name, default in spec.options.items():
+            other = not default if isinstance(default, bool) else next(c for c in CHOICES[name] if c != default)
+            changed = build_model(arch, SHAPES[arch], 5, **{name: other})
+            if name == "train_bn":  # same modules; what differs is which parameters learn
+                assert count_parameters(changed, trainable_only=True) != count_parameters(build_model(arch, SHAPES[arch], 5), trainable_only=True)
+            else:
+                assert str(changed) != base, (arch, name)

@@ -3,8 +3,10 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -35,8 +37,8 @@ def demo_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg["seeds"] = [0]
-    cfg["studies"]["seed002"]["training"].update(epochs=4)
-    cfg["studies"]["seed003_mnist"]["runs"].pop("augment")  # covered by the unit tests; saves a job
+    cfg["studies"]["coco5_nets"]["training"].update(epochs=4)
+    cfg["studies"]["mnist_cnn_sweeps"]["runs"].pop("augment")  # covered by the unit tests; saves a job
     cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
     cfg["conv_tests"]["timing_repeats"] = 1
     (work / "test.yaml").write_text(yaml.safe_dump(cfg))
@@ -51,9 +53,9 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
         "tables/runs.csv", "tables/curves.csv", "tables/confusion.csv", "tables/answers.csv",
         "conv/cases.csv", "conv/timing.csv", "figures/conv/errors.png", "figures/conv/timing.png",
         "notebooks/conv_tester.html", "figures/datasets/coco5_samples.png", "figures/datasets/coco5_card.png",
-        "figures/seed002/curves_epoch.png", "figures/seed002/curves_steps.png", "figures/seed002/per_class_accuracy.png",
+        "figures/coco5_nets/curves_epoch.png", "figures/coco5_nets/curves_steps.png", "figures/coco5_nets/per_class_accuracy.png",
         "datasets/coco5/manifest.csv", "datasets/coco5/data.pt",
-    ] + [f"figures/seed002/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")] + [
+    ] + [f"figures/coco5_nets/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")] + [
         f"figures/datasets/{d}_{kind}.png" for d in cfg["datasets"] for kind in ("samples", "card")
     ] + [f"figures/{study}/{fig}.png" for study in cfg["studies"] for fig in ("curves_epoch", "ablation", "gradient_norms", "vs_reported")] + [
         f"figures/{study}/interpret/{run}_seed0_{kind}.png"
@@ -63,11 +65,11 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
     runs = pd.read_csv(res / "tables" / "runs.csv")
     assert len(runs) == sum(len(s["runs"]) for s in cfg["studies"].values())
     status = runs.set_index(["study", "model"]).status
-    assert status.pop(("seed001_cifar10", "lenet_high_lr")) == "diverged"  # recorded, and the DAG went on
+    assert status.pop(("cifar10_lenet", "lenet_high_lr")) == "diverged"  # recorded, and the DAG went on
     assert (status == "completed").all()
     best = runs.set_index(["study", "model"]).best_val_accuracy
-    assert best["seed002", "net1"] > 0.6 and best["seed002", "net2"] > 0.6  # chance is 0.2
-    assert best["seed003_varres", "gp_max"] > 0.5 and best["seed001_cifar10", "lenet_adam"] > 0.3  # chance 0.1
+    assert best["coco5_nets", "net1"] > 0.6 and best["coco5_nets", "net2"] > 0.6  # chance is 0.2
+    assert best["mnist_varres_pooling", "gp_max"] > 0.5 and best["cifar10_lenet", "lenet_adam"] > 0.3  # chance 0.1
     curves = pd.read_csv(res / "tables" / "curves.csv")
     assert set(curves.scope) == {"step", "epoch"} and {"net1", "net2", "net3"} <= set(curves.model)
     manifest = pd.read_csv(res / "datasets" / "coco5" / "manifest.csv")
@@ -83,14 +85,14 @@ def test_report_is_generated(demo_run):
     (work / "report").mkdir(exist_ok=True)
     smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
     html = (work / "report" / "report.html").read_text()
-    assert len(html) > 100_000 and "seed002" in html and "Convolution from scratch" in html
+    assert len(html) > 100_000 and "coco5_nets" in html and "Convolution from scratch" in html
 
 
 def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
     work, cfg = demo_run
     assert "Nothing to be done" in smk(work, "-n", "--configfile", "test.yaml").stdout
     edited = yaml.safe_load((work / "test.yaml").read_text())
-    edited["studies"]["seed002"]["runs"]["net2"]["lr"] = 0.003
+    edited["studies"]["coco5_nets"]["runs"]["net2"]["lr"] = 0.003
     (work / "edited.yaml").write_text(yaml.safe_dump(edited))
     counts = job_counts(smk(work, "-n", "--configfile", "edited.yaml").stdout)
     assert counts["train"] == 1 and counts["confusion_figure"] == 1
@@ -113,19 +115,64 @@ def test_editing_plotting_code_reruns_figures_only(demo_run):
 
 
 def test_killed_training_job_resumes_and_matches_the_uninterrupted_run(demo_run):
+    """SIGKILL the whole Snakemake process group while a training job runs; the rerun resumes
+    from the job's last epoch checkpoint and ends with the same numbers."""
     work, _ = demo_run
-    run = work / "results" / "runs" / "seed002" / "net1" / "seed0"
+    run = work / "results" / "runs" / "coco5_nets" / "net1" / "seed0"
+    ckpt = work / "results" / "checkpoints" / "coco5_nets" / "net1" / "seed0" / "last.pt"
     reference = pd.read_csv(run / "metrics.csv")
     shutil.rmtree(run)
-    shutil.rmtree(work / "results" / "checkpoints" / "seed002" / "net1")
+    ckpt.unlink()
     target = str(run.relative_to(work) / "summary.json")
-    killed = smk(work, target, "--cores", "2", "--configfile", "test.yaml", env={"CNNSTUDY_STOP_AFTER_EPOCH": "2"}, check=False)
-    assert killed.returncode != 0 and not (run / "metrics.csv").exists()
-    assert (work / "results" / "checkpoints" / "seed002" / "net1" / "seed0" / "last.pt").exists()
-    smk(work, target, "--cores", "2", "--configfile", "test.yaml")
-    log = (work / "results" / "logs" / "train" / "seed002" / "net1" / "seed0.log").read_text()
-    assert "after epoch 2" in log.split("resumed from")[-1]
+    proc = subprocess.Popen([*SNAKEMAKE, target, "--cores", "1", "--configfile", "test.yaml"], cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not (run / "metrics.csv").exists()
+    smk(work, "--unlock", "--configfile", "test.yaml")  # the killed Snakemake left its lock
+    smk(work, target, "--cores", "1", "--configfile", "test.yaml")
+    log = (work / "results" / "logs" / "train" / "coco5_nets" / "net1" / "seed0.log").read_text()
+    assert "resumed from" in log
     pd.testing.assert_frame_equal(reference, pd.read_csv(run / "metrics.csv"))  # same seed, same numbers
+
+
+def test_answers_name_the_metric_and_give_intervals_and_verdicts(demo_run):
+    work, _ = demo_run
+    answers = pd.read_csv(work / "results" / "tables" / "answers.csv")
+    assert {"metric", "mean_difference", "ci_low", "ci_high", "n", "verdict"} <= set(answers.columns)
+    assert set(answers[answers.n < 2].verdict) <= {"inconclusive"} and answers.metric.notna().all()
+    reported = pd.read_csv(work / "results" / "tables" / "vs_reported.csv")
+    assert {"our_metric", "reported_metric", "ci_low", "ci_high", "reported_inside_ours"} <= set(reported.columns)
+    assert reported.set_index("model").loc["lenet_high_lr", "diverged"] == 1
+
+
+def test_a_config_with_only_an_mnist_study_runs_through_answers(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["studies"] = {"mnist_cnn_sweeps": cfg["studies"]["mnist_cnn_sweeps"]}
+    cfg["studies"]["mnist_cnn_sweeps"]["training"].update(epochs=1)
+    cfg["studies"]["mnist_cnn_sweeps"]["comparisons"] = [{"a": "augment", "b": "base", "question": "augmentation?"}]
+    cfg["datasets"] = {"mnist": cfg["datasets"]["mnist"]}
+    cfg["downloads"] = {k: v for k, v in cfg["downloads"].items() if k.startswith("mnist")}
+    cfg["demo_sources"] = {"mnist": cfg["demo_sources"]["mnist"]}
+    cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
+    (tmp_path / "mnist.yaml").write_text(yaml.safe_dump(cfg))
+    smk(tmp_path, "results/tables/answers.csv", "--cores", "2", "--configfile", "mnist.yaml")
+    answers = pd.read_csv(tmp_path / "results" / "tables" / "answers.csv", dtype={"a": str, "b": str})
+    hardest = answers[answers.question.str.startswith("which class is hardest")]
+    assert len(hardest) == 2 and set(hardest.a) <= {str(d) for d in range(10)}
+    assert answers.set_index("question").loc["augmentation?", "verdict"] == "inconclusive"  # n = 1
+
+
+def test_an_option_the_model_does_not_use_fails_the_dry_run_naming_the_key(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["studies"]["mnist_cnn_sweeps"]["runs"]["base"]["options"] = {"dropout": True}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = smk(tmp_path, "-n", "--configfile", "bad.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "studies/mnist_cnn_sweeps/runs/base/options: model 'mnist_cnn' does not use option(s) ['dropout']" in out
 
 
 def test_full_config_plans_every_study_offline(tmp_path):
@@ -136,9 +183,9 @@ def test_full_config_plans_every_study_offline(tmp_path):
     counts = job_counts(out)
     assert counts["train"] == len(cc.runs(full)) and counts["download"] == len(full["downloads"])
     for model in ("net1", "net2", "net3"):
-        for seed in (0, 1, 2):
-            assert f"results/runs/seed002/{model}/seed{seed}/summary.json" in out
-    assert {s for s, _, _ in cc.runs(full)} == {"seed002", "seed000_lenet", "seed000_tl", "seed001", "seed003_mnist", "seed003_varres", "seed004"}
+        for seed in range(5):
+            assert f"results/runs/coco5_nets/{model}/seed{seed}/summary.json" in out
+    assert {s for s, _, _ in cc.runs(full)} == {"coco5_nets", "imagenette_lenet", "imagenette_resnet18", "cifar10_lenet_vgg", "mnist_cnn_sweeps", "mnist_varres_pooling", "cifar10_alexnet_nin"}
 
 
 def test_lint_and_format_are_clean():
@@ -150,7 +197,7 @@ def test_lint_and_format_are_clean():
 
 def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    cfg["studies"]["seed002"]["runs"]["net1"]["arch"] = "net9"
+    cfg["studies"]["coco5_nets"]["runs"]["net1"]["arch"] = "net9"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = smk(tmp_path, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0 and "unknown model 'net9'" in proc.stdout + proc.stderr

@@ -27,10 +27,10 @@ def slurm_running() -> bool:
 def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg["seeds"] = [0]
-    cfg["studies"] = {"seed002": cfg["studies"]["seed002"]}
-    cfg["studies"]["seed002"]["runs"] = {"net1": {"arch": "net1"}, "net2": {"arch": "net2"}}
-    cfg["studies"]["seed002"]["comparisons"] = [cfg["studies"]["seed002"]["comparisons"][0]]
-    cfg["studies"]["seed002"]["training"].update(epochs=2)
+    cfg["studies"] = {"coco5_nets": cfg["studies"]["coco5_nets"]}
+    cfg["studies"]["coco5_nets"]["runs"] = {"net1": {"arch": "net1"}, "net2": {"arch": "net2"}}
+    cfg["studies"]["coco5_nets"]["comparisons"] = [cfg["studies"]["coco5_nets"]["comparisons"][0]]
+    cfg["studies"]["coco5_nets"]["training"].update(epochs=2)
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
     proc = smk(

@@ -1,11 +1,19 @@
+import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
 from cnnstudy import coco, datasets
-from cnnstudy.train import STOP_ENV, train_run
+from cnnstudy.runconfig import RunConfig
+from cnnstudy.train import train_run
 
 CLASSES = ["airplane", "bus", "cat", "dog", "pizza"]
 
@@ -18,14 +26,15 @@ def data_file(demo_coco, tmp_path_factory):
     return datasets.save(out / "data.pt", splits, CLASSES) and out / "data.pt"
 
 
-def cfg(**kw):
-    base = dict(study="s", model="net1", seed=0, arch="net1", dataset="coco5", optimizer="adam", lr=2e-3,
-                betas=[0.9, 0.99], batch_size=8, epochs=4, eval_every_steps=5, device="cpu")
-    return base | kw
+def cfg(**kw) -> RunConfig:
+    base = dict(study="s", run="net1", seed=0, arch="net1", dataset="coco5", options={}, conv_impl="torch",
+                optimizer="adam", lr=2e-3, betas=(0.9, 0.99), batch_size=8, epochs=4, eval_every_steps=5,
+                eval_subset=500, eval_batch_size=512, device="cpu", deterministic=True)  # fmt: skip
+    return RunConfig(**(base | kw))
 
 
-def run(tmp_path, name, data_file, **kw):
-    return train_run(cfg(**kw), data_file, tmp_path / name, tmp_path / name / "ckpt" / "last.pt", log=lambda m: None)
+def run(tmp_path, name, data_file, log=lambda m: None, **kw):
+    return train_run(cfg(**kw), data_file, tmp_path / name, tmp_path / name / "ckpt" / "last.pt", log=log)
 
 
 def test_learns_well_above_chance_and_writes_tidy_outputs(tmp_path, data_file):
@@ -41,7 +50,7 @@ def test_learns_well_above_chance_and_writes_tidy_outputs(tmp_path, data_file):
     assert list(g[g.step == 5].layer) == ["features.0.weight", "features.3.weight", "head.0.weight", "head.2.weight"]
     assert (g.grad_norm > 0).all() and set(g.step) == set(m[m.scope == "step"].step)
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
-    assert summary["config"]["lr"] == 2e-3 and len(summary["data_sha256"]["train"]) == 64
+    assert summary["config"]["lr"] == 2e-3 and summary["data_sha256"] == datasets.load(data_file)["sha256"]
     assert summary["device"] == "cpu" and summary["parameters"] > 0
 
 
@@ -54,26 +63,11 @@ def test_same_seed_gives_identical_metrics_other_seed_differs(tmp_path, data_fil
     assert not a.loss.equals(c.loss)
 
 
-def test_killed_run_resumes_exactly(tmp_path, data_file, monkeypatch):
-    aug = {"hflip": True, "crop_padding": 2, "color_jitter": {"brightness": 0.2}}
-    run(tmp_path, "full", data_file, augment=aug, arch="lenet", options={"dropout": True}, model="lenet")
-    monkeypatch.setenv(STOP_ENV, "2")
-    with pytest.raises(SystemExit):
-        run(tmp_path, "killed", data_file, augment=aug, arch="lenet", options={"dropout": True}, model="lenet")
-    assert not (tmp_path / "killed" / "metrics.csv").exists()
-    monkeypatch.delenv(STOP_ENV)
-    logs = []
-    train_run(cfg(augment=aug, arch="lenet", options={"dropout": True}, model="lenet"), data_file, tmp_path / "killed",
-              tmp_path / "killed" / "ckpt" / "last.pt", log=logs.append)
-    assert any("resumed" in m and "epoch 2" in m for m in logs)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "metrics.csv"), pd.read_csv(tmp_path / "killed" / "metrics.csv"))
-
-
 def test_changed_config_does_not_resume_a_stale_checkpoint(tmp_path, data_file):
     run(tmp_path, "a", data_file, epochs=2)
     logs = []
-    train_run(cfg(epochs=2, lr=1e-3), data_file, tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt", log=logs.append)
-    assert any("starting afresh" in m for m in logs) and not any("resumed" in m for m in logs)
+    run(tmp_path, "a", data_file, log=logs.append, epochs=2, lr=1e-3)
+    assert any("other settings; starting afresh" in m for m in logs) and not any("resumed" in m for m in logs)
 
 
 def test_divergence_is_recorded_not_raised(tmp_path, data_file):
@@ -94,8 +88,8 @@ def test_test_split_is_evaluated_with_the_best_epoch(tmp_path, data_file):
 
 
 def test_frozen_bn_stays_in_eval_mode(tmp_path, data_file):
-    from cnnstudy.train import _set_train_mode
     from cnnstudy.models import build_model
+    from cnnstudy.train import _set_train_mode
 
     m = build_model("resnet18_tl", (3, 32, 32), 5, train_bn=False)
     _set_train_mode(m)
@@ -104,7 +98,7 @@ def test_frozen_bn_stays_in_eval_mode(tmp_path, data_file):
 
 
 def test_variable_resolution_batches_hold_one_size_and_cover_every_sample():
-    from cnnstudy.train import batch_plan
+    from cnnstudy.inputs import batch_plan
 
     sizes = torch.tensor([32, 48, 64, 32, 32, 48, 64, 64, 64, 32, 48])
     order, bounds = batch_plan(len(sizes), 2, torch.Generator().manual_seed(0), sizes)
@@ -120,15 +114,113 @@ def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, data_file, m
     run(tmp_path, "a", data_file, epochs=2)
     monkeypatch.setattr(train, "training_code", lambda: "edited")
     logs = []
-    train_run(cfg(epochs=2), data_file, tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt", log=logs.append)
-    assert any("starting afresh" in m for m in logs) and sum("epoch " in m and "/2" in m for m in logs) == 2
+    run(tmp_path, "a", data_file, log=logs.append, epochs=2)
+    assert any("other training code; starting afresh" in m for m in logs) and sum(" epoch " in m and "/2" in m for m in logs) == 2
 
 
 def test_normalizer_statistics_in_chunks_equal_the_direct_ones():
-    from cnnstudy.train import Normalizer
+    from cnnstudy.inputs import Normalizer
 
     x = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8)
     norm = Normalizer(x, chunk=7)
     f = x.float() / 255
     torch.testing.assert_close(norm.mean.flatten(), f.mean(dim=(0, 2, 3)))
     torch.testing.assert_close(norm.std.flatten(), f.std(dim=(0, 2, 3)))
+
+
+def _restamped(data_file, tmp_path, drop_val: int) -> Path:
+    """The same dataset with ``drop_val`` validation images fewer: other data, other sha256."""
+    d = datasets.load(data_file)
+    splits = {k: (v["x"].numpy(), v["y"].numpy()) for k, v in d["splits"].items()}
+    x, y = splits["val"]
+    splits["val"] = (x[drop_val:], y[drop_val:])
+    datasets.save(tmp_path / "other.pt", splits, d["classes"])
+    return tmp_path / "other.pt"
+
+
+def test_changed_data_does_not_resume(tmp_path, data_file):
+    run(tmp_path, "a", data_file, epochs=2)
+    logs = []
+    s = run(tmp_path, "a", _restamped(data_file, tmp_path, 1), log=logs.append, epochs=2)
+    assert any("other data; starting afresh" in m for m in logs) and not any("resumed" in m for m in logs)
+    assert s["data_sha256"]["val"] != datasets.load(data_file)["sha256"]["val"]
+
+
+def test_bit_flipped_or_truncated_dataset_is_refused_naming_its_path_and_rule(tmp_path, data_file):
+    raw = bytearray(data_file.read_bytes())
+    x = datasets.load(data_file)["splits"]["train"]["x"].numpy().tobytes()
+    at = raw.find(x[:64]) + 1000  # inside the training images' bytes
+    raw[at] ^= 0x01
+    flipped = tmp_path / "flipped.pt"
+    flipped.write_bytes(bytes(raw))
+    with pytest.raises(datasets.DatasetError, match=f"{flipped}.*(sha256|readable).*prepare_dataset or coco_subset"):
+        run(tmp_path, "f", flipped, epochs=1)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data_file.read_bytes()[:5000])
+    with pytest.raises(datasets.DatasetError, match=f"{truncated} is not a readable prepared dataset"):
+        run(tmp_path, "t", truncated, epochs=1)
+
+
+def test_truncated_checkpoint_is_reported_kept_aside_and_the_run_starts_afresh(tmp_path, data_file):
+    run(tmp_path, "a", data_file, epochs=2)
+    ckpt = tmp_path / "a" / "ckpt" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    logs = []
+    run(tmp_path, "a", data_file, log=logs.append, epochs=3)
+    assert any(f"checkpoint {ckpt} is unreadable" in m and "starting afresh" in m for m in logs)
+    assert (ckpt.parent / "last.pt.corrupt").exists()
+    run(tmp_path, "fresh", data_file, epochs=3)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv"), pd.read_csv(tmp_path / "fresh" / "metrics.csv"))
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_crafted_pickle_in_a_checkpoint_does_not_execute(tmp_path, data_file):
+    marker = tmp_path / "pwned"
+    ckpt = tmp_path / "a" / "ckpt" / "last.pt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"format": 2, "model": _Payload(marker)}, ckpt)
+    logs = []
+    s = run(tmp_path, "a", data_file, log=logs.append, epochs=1)
+    assert not marker.exists() and s["status"] == "completed"
+    assert any("is unreadable (UnpicklingError" in m for m in logs)
+
+
+KILLABLE = """
+import json, sys
+from cnnstudy.runconfig import RunConfig
+from cnnstudy.train import train_run
+cfg = RunConfig(**json.loads(sys.argv[1]))
+train_run(cfg, sys.argv[2], sys.argv[3], sys.argv[4], log=lambda m: print(m, flush=True))
+"""
+
+
+def test_sigkilled_training_process_resumes_exactly(tmp_path, data_file):
+    """A real process killed mid-run (SIGKILL: no handler runs) resumes from its last epoch
+    checkpoint and ends with the numbers of an uninterrupted run."""
+    kw = dict(augment={"hflip": True, "crop_padding": 2, "color_jitter": {"brightness": 0.2, "hue": 0.05}},
+              arch="lenet", run="lenet", options={"dropout": True}, epochs=25)  # fmt: skip
+    out, ckpt = tmp_path / "killed", tmp_path / "killed" / "ckpt" / "last.pt"
+    settings = json.dumps(dataclasses.asdict(cfg(**kw)))
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, settings, str(data_file), str(out), str(ckpt)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # into the next epoch
+    proc.send_signal(signal.SIGKILL)
+    printed = proc.communicate()[0]
+    assert proc.returncode == -signal.SIGKILL, printed
+    assert not (out / "metrics.csv").exists()
+    logs = []
+    train_run(cfg(**kw), data_file, out, ckpt, log=logs.append)
+    resumed = [m for m in logs if m.startswith("resumed")]
+    assert resumed and int(resumed[0].rsplit(" ", 1)[1]) < 25
+    run(tmp_path, "full", data_file, **kw)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "metrics.csv"), pd.read_csv(out / "metrics.csv"))

@@ -1,17 +1,35 @@
-"""Tidy tables over all runs, and the reports' questions answered from them."""
+"""Tidy tables over all runs, and the reports' questions answered from them honestly.
+
+Every claim is a paired difference over seeds (runs of one study share their seeds: same
+data split, same initialization seed) with its mean, a 95 % t interval (n - 1 degrees of
+freedom) and a verdict read off the interval: where it covers zero, or n < 2 gives none,
+the answer is "inconclusive". The metric is named everywhere: test accuracy of the
+best-validation epoch where the dataset has a test split (the epoch is never chosen on the
+split it is reported on), else best validation accuracy, labelled as such. Diverged runs are
+counted and left out of means, never averaged in as zeros.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 RUN_COLUMNS = [
     "study", "model", "seed", "status", "arch", "dataset", "epochs_run", "best_epoch",
-    "best_val_accuracy", "final_val_accuracy", "test_accuracy", "chance_level", "parameters",
+    "best_val_accuracy", "final_val_accuracy", "test_split", "test_accuracy", "chance_level", "parameters",
     "trainable_parameters", "seconds", "device", "config_hash",
-]
+]  # fmt: skip
+ANSWER_COLUMNS = [
+    "study", "question", "metric", "answer", "a", "b", "mean_a", "mean_b", "mean_difference",
+    "ci_low", "ci_high", "n", "verdict", "note",
+]  # fmt: skip
+LEVEL = 0.95
+TEST_METRIC = ("test_accuracy", "test accuracy (best-val epoch)")
+VAL_METRIC = ("best_val_accuracy", "best val accuracy (chosen and reported on val)")
 
 
 def runs_table(summary_files) -> pd.DataFrame:
@@ -24,10 +42,21 @@ def runs_table(summary_files) -> pd.DataFrame:
     return df[RUN_COLUMNS].sort_values(["study", "model", "seed"]).reset_index(drop=True)
 
 
+def read_table(path) -> pd.DataFrame:
+    """A table written by this module; class names stay strings ("0".."9" are MNIST's names)."""
+    return pd.read_csv(path, dtype={"true": str, "predicted": str, "class": str})
+
+
 def concat_csv(files) -> pd.DataFrame:
-    frames = [pd.read_csv(f) for f in files]
+    frames = [read_table(f) for f in files]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def study_metric(runs: pd.DataFrame) -> tuple[str, str]:
+    """(column, label) of the headline metric of a study's runs."""
+    has_test = runs.test_split.fillna(False).astype(bool)
+    return TEST_METRIC if len(runs) and has_test.all() else VAL_METRIC
 
 
 def per_class_accuracy(confusion: pd.DataFrame, split: str = "val") -> pd.DataFrame:
@@ -35,67 +64,150 @@ def per_class_accuracy(confusion: pd.DataFrame, split: str = "val") -> pd.DataFr
     c = confusion[confusion.split == split]
     total = c.groupby(["study", "model", "seed", "true"])["count"].sum()
     hit = c[c.true == c.predicted].groupby(["study", "model", "seed", "true"])["count"].sum()
-    out = (hit / total).rename("accuracy").reset_index().rename(columns={"true": "class"})
-    return out
+    hit = hit.reindex(total.index, fill_value=0)
+    return (hit / total).rename("accuracy").reset_index().rename(columns={"true": "class"})
 
 
-def _mean_sd(values) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Interval:
+    """Mean of n values with its t interval; low/high/sd are NaN where n < 2."""
+
+    mean: float
+    low: float
+    high: float
+    sd: float
+    n: int
+
+    def verdict(self) -> str:
+        if self.n < 2 or not self.low > 0 and not self.high < 0:
+            return "inconclusive"
+        return "better" if self.low > 0 else "worse"
+
+
+def mean_interval(values, level: float = LEVEL) -> Interval:
     v = np.asarray(values, dtype=float)
-    return float(np.nanmean(v)), float(np.nanstd(v, ddof=1)) if np.sum(~np.isnan(v)) > 1 else 0.0
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return Interval(np.nan, np.nan, np.nan, np.nan, 0)
+    if n < 2:
+        return Interval(float(v.mean()), np.nan, np.nan, np.nan, 1)
+    sd = float(v.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
+    return Interval(float(v.mean()), float(v.mean()) - half, float(v.mean()) + half, sd, n)
+
+
+def paired(values: pd.DataFrame, a: str, b: str) -> Interval:
+    """a - b over the seeds both have (``values``: index seed, one column per run)."""
+    if a not in values or b not in values:
+        return mean_interval([])
+    return mean_interval((values[a] - values[b]).dropna().values)
+
+
+def _note(iv: Interval) -> str:
+    if iv.n == 0:
+        return "no seed where both ran to completion"
+    return f"n = {iv.n} < 2: no interval" if iv.n < 2 else f"95% t interval, n = {iv.n} paired seeds"
+
+
+def _row(study, question, metric, answer, a, b, values, iv: Interval, verdict=None, note="") -> dict:
+    mean = lambda r: float(values[r].mean()) if r in values else np.nan  # noqa: E731
+    return dict(study=study, question=question, metric=metric, answer=answer, a=a, b=b, mean_a=mean(a),
+                mean_b=mean(b), mean_difference=iv.mean, ci_low=iv.low, ci_high=iv.high, n=iv.n,
+                verdict=verdict or iv.verdict(), note="; ".join(filter(None, [_note(iv), note])))  # fmt: skip
+
+
+def _diverged_note(runs: pd.DataFrame, models) -> str:
+    div = runs[(runs.status == "diverged") & runs.model.isin(models)]
+    if div.empty:
+        return ""
+    counts = div.groupby("model").seed.count()
+    return "diverged and left out: " + ", ".join(f"{m} ({c} seed{'s' * (c > 1)})" for m, c in counts.items())
+
+
+def ranking(values: pd.DataFrame) -> tuple[list, list]:
+    """Runs by mean, and between neighbours '>' where the paired interval excludes zero, else '≈'."""
+    order = list(values.mean().sort_values(ascending=False).index)
+    links = [">" if paired(values, hi, lo).low > 0 else "≈" for hi, lo in zip(order, order[1:])]
+    return order, links
+
+
+def _ranking_rows(study, metric, values, runs) -> list:
+    order, links = ranking(values)
+    if not order:
+        return []
+    chain = order[0] + "".join(f" {link} {m}" for link, m in zip(links, order[1:]))
+    note = _diverged_note(runs, order + list(runs.model.unique()))
+    if len(order) == 1:
+        return [_row(study, "which model is best?", metric, order[0], order[0], "", values, mean_interval([]), "inconclusive", note)]
+    top = paired(values, order[0], order[1])
+    best = order[0] if links[0] == ">" else " or ".join(order[: 1 + next((i for i, s in enumerate(links) if s == ">"), len(links))])
+    verdict = "clear" if links[0] == ">" else "inconclusive"
+    rank_verdict = "clear" if all(s == ">" for s in links) else "inconclusive" if all(s == "≈" for s in links) else "partly tied"
+    return [
+        _row(study, "which model is best?", metric, best, order[0], order[1], values, top, verdict, note),
+        _row(study, "ranking ('≈': tied within the interval)", metric, chain, order[0], order[-1], values,
+             paired(values, order[0], order[-1]), rank_verdict, note),
+    ]  # fmt: skip
+
+
+def _hardest_class_rows(study, confusion: pd.DataFrame, split: str) -> list:
+    """Per model: the class with the lowest mean recall, and its gap to the next hardest."""
+    pc = per_class_accuracy(confusion, split)
+    rows = []
+    for model, g in pc.groupby("model"):
+        recall = g.pivot_table(index="seed", columns="class", values="accuracy")
+        order = list(recall.mean().sort_values().index)
+        if len(order) < 2:
+            continue
+        gap = paired(recall, order[1], order[0])
+        verdict = "clear" if gap.verdict() == "better" else "inconclusive"
+        answer = f"{order[0]} (recall {recall[order[0]].mean():.3f}; next {order[1]} {recall[order[1]].mean():.3f})"
+        rows.append(_row(study, f"which class is hardest for {model}?", f"{split} recall", answer, order[0], order[1],
+                         recall, gap, verdict, "mean_difference: recall of b minus a"))  # fmt: skip
+    return rows
 
 
 def answers(runs: pd.DataFrame, confusion: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """Per study: best model, ranking, hardest class, configured comparisons, diverged runs."""
+    """Per study: best model and ranking, each configured comparison, hardest class per model."""
     rows = []
-    metric = "best_val_accuracy"
     for study, spec in studies.items():
         r = runs[runs.study == study]
         if r.empty:
             continue
+        column, metric = study_metric(r)
         ok = r[r.status != "diverged"]
-        stats = ok.groupby("model")[metric].agg(list)
-        means = {m: _mean_sd(v) for m, v in stats.items()}
-        ranking = sorted(means, key=lambda m: -means[m][0])
-        n = int(r.seed.nunique())
-        if ranking:
-            best = ranking[0]
-            rows.append((study, "which model is best?", best, means[best][0], means[best][1], n))
-            rows.append((study, "ranking (mean best val accuracy)", " > ".join(ranking), np.nan, np.nan, n))
-        pc = per_class_accuracy(confusion[confusion.study == study]) if len(confusion) else pd.DataFrame()
-        if len(pc):
-            by_class = pc.groupby("class").accuracy.agg(list)
-            cls_stats = {c: _mean_sd(v) for c, v in by_class.items()}
-            order = sorted(cls_stats, key=lambda c: cls_stats[c][0])
-            hardest = order[0]
-            rows.append((study, "which class is hardest? (val recall, all runs)", hardest, *cls_stats[hardest], n))
-            rows.append((study, "classes from hardest to easiest", " < ".join(order), np.nan, np.nan, n))
+        values = ok.pivot_table(index="seed", columns="model", values=column)
+        rows += _ranking_rows(study, metric, values, r)
         for comp in spec.get("comparisons", []):
             a, b = comp["a"], comp["b"]
-            pa = ok[ok.model == a].set_index("seed")[metric]
-            pb = ok[ok.model == b].set_index("seed")[metric]
-            diff = (pa - pb).dropna()  # paired by seed
-            if len(diff):
-                m, sd = _mean_sd(diff.values)
-                verdict = "yes" if m > 0 else "no"
-                rows.append((study, comp["question"], f"{verdict}: {a} - {b} = {m:+.4f}", m, sd, len(diff)))
-        div = r[r.status == "diverged"]
-        rows.append((study, "diverged runs", ", ".join(f"{m}/seed{s}" for m, s in zip(div.model, div.seed)) or "none", float(len(div)), np.nan, n))
-    return pd.DataFrame(rows, columns=["study", "question", "answer", "value", "spread_sd", "n_seeds"])
+            iv = paired(values, a, b)
+            answer = {"better": f"{a} is better", "worse": f"{a} is worse"}.get(iv.verdict(), "inconclusive")
+            rows.append(_row(study, comp["question"], metric, answer, a, b, values, iv, note=_diverged_note(r, [a, b])))
+        split = "test" if column == TEST_METRIC[0] else "val"
+        completed = set(zip(ok.model, ok.seed))
+        c = confusion[confusion.study == study] if len(confusion) else confusion
+        c = c[[key in completed for key in zip(c.model, c.seed)]] if len(c) else c
+        if len(c):
+            rows += _hardest_class_rows(study, c, split)
+    return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
 
 def versus_reported(runs: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """Our accuracy beside the one each report claims, per run (mean and sd over seeds).
-
-    Ours is the test accuracy where the dataset has a test split, else the best validation
-    accuracy; diverged runs count with their last validation accuracy.
-    """
+    """Ours (mean and 95 % interval over completed seeds) beside each report's claimed number,
+    both metrics named, and whether the report's number falls inside our interval."""
     rows = []
     for study, spec in studies.items():
+        r_study = runs[runs.study == study]
+        column, metric = study_metric(r_study)
         for model, claimed in (spec.get("reported") or {}).items():
-            r = runs[(runs.study == study) & (runs.model == model)]
-            ours = r.test_accuracy.where(r.test_accuracy.notna(), r.best_val_accuracy)
-            ours = ours.where(ours.notna(), r.final_val_accuracy)
-            metric = "test" if r.test_accuracy.notna().any() else "best val" if r.best_val_accuracy.notna().any() else "last val"
-            mean, sd = _mean_sd(ours.values) if len(ours) else (np.nan, np.nan)
-            rows.append((study, model, float(claimed), mean, sd, len(ours), metric, mean - float(claimed)))
-    return pd.DataFrame(rows, columns=["study", "model", "reported", "ours_mean", "ours_sd", "n_seeds", "our_metric", "difference"])
+            r = r_study[r_study.model == model]
+            iv = mean_interval(r[r.status != "diverged"][column])
+            diverged = int((r.status == "diverged").sum())
+            inside = "n < 2: no interval" if iv.n < 2 else "yes" if iv.low <= claimed <= iv.high else "no"
+            rows.append(dict(study=study, model=model, reported=float(claimed), reported_metric=spec.get("reported_metric", ""),
+                             ours_mean=iv.mean, ci_low=iv.low, ci_high=iv.high, n=iv.n, our_metric=metric,
+                             diverged=diverged, reported_inside_ours=inside))  # fmt: skip
+    columns = ["study", "model", "reported", "reported_metric", "ours_mean", "ci_low", "ci_high", "n", "our_metric",
+               "diverged", "reported_inside_ours"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

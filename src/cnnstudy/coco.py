@@ -24,10 +24,24 @@ class SubsetError(ValueError):
 
 
 def load_coco(annotation_file: str | Path):
+    """The annotation file as a pycocotools index; a file that is not COCO instances JSON fails naming it."""
     from pycocotools.coco import COCO
 
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-        return COCO(str(annotation_file))
+    path = Path(annotation_file)
+    if not path.is_file():
+        raise SubsetError(f"COCO annotation file {path} does not exist; check datasets.<name>.annotations.path")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+            coco = COCO(str(path))
+    except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as exc:
+        raise SubsetError(
+            f"{path} is not a COCO instances annotation file ({type(exc).__name__}: {exc}); "
+            "point datasets.<name>.annotations.path at instances_train2014.json"
+        ) from exc
+    missing = [k for k in ("images", "annotations", "categories") if k not in coco.dataset]
+    if missing:
+        raise SubsetError(f"{path} is not a COCO instances annotation file: it has no {missing}")
+    return coco
 
 
 def category_ids(coco, classes: list[str]) -> dict[str, int]:

@@ -13,13 +13,17 @@ from pathlib import Path
 
 import yaml
 
+from .architectures import ARCHITECTURES, ModelConfigError, resolve_options
+from .runconfig import RunConfig
+
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-# Keys of a study's ``training`` block that a single run may override.
-TRAINING_KEYS = {
-    "optimizer", "lr", "betas", "momentum", "weight_decay", "batch_size", "epochs",
-    "eval_every_steps", "eval_batch_size", "scheduler", "augment", "device", "deterministic",
-}
 RESULTS = "results"
+# Datasets whose images have one channel: colour jitter that needs colour is meaningless there.
+GRAYSCALE_KINDS = {"mnist", "mnist_varres"}
+
+
+# Keys of a study's ``training`` block that a single run may override: the schema's list.
+TRAINING_KEYS = frozenset(yaml.safe_load(SCHEMA.read_text())["$defs"]["training"]["properties"])
 
 
 class ConfigError(ValueError):
@@ -49,8 +53,7 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
 
 
 def check_references(config: dict) -> None:
-    from .models import ARCHITECTURES
-
+    """What the schema cannot say: names that must exist elsewhere, and switches a run must use."""
     downloads = config.get("downloads", {})
     all_datasets = config.get("datasets", {})
     for name, ds in all_datasets.items():
@@ -62,25 +65,58 @@ def check_references(config: dict) -> None:
         if ds["kind"] == "mnist_varres" and all_datasets.get(ds["source"], {}).get("kind") != "mnist":
             raise ConfigError(f"datasets/{name}/source is {ds['source']!r}, which is not a dataset of kind mnist")
     for sname, study in config.get("studies", {}).items():
-        if study["dataset"] not in config.get("datasets", {}):
-            raise ConfigError(
-                f"studies/{sname}/dataset is {study['dataset']!r}, not one of datasets: {sorted(config.get('datasets', {}))}"
-            )
-        for rname in study.get("reported", {}):
-            if rname not in study["runs"]:
-                raise ConfigError(f"studies/{sname}/reported names {rname!r}, not one of its runs {sorted(study['runs'])}")
-        for comp in study.get("comparisons", []):
-            for key in ("a", "b"):
-                if comp[key] not in study["runs"]:
-                    raise ConfigError(f"studies/{sname}/comparisons: {key}={comp[key]!r} is not one of its runs {sorted(study['runs'])}")
-        for rname, run in study["runs"].items():
-            if run.get("pretrained") and run["pretrained"] not in downloads:
-                raise ConfigError(f"studies/{sname}/runs/{rname}/pretrained names {run['pretrained']!r}, not under downloads")
-            arch = run.get("arch", rname)
-            if arch not in ARCHITECTURES:
+        _check_study(config, sname, study)
+
+
+def _check_study(config: dict, sname: str, study: dict) -> None:
+    datasets = config.get("datasets", {})
+    if study["dataset"] not in datasets:
+        raise ConfigError(f"studies/{sname}/dataset is {study['dataset']!r}, not one of datasets: {sorted(datasets)}")
+    for rname in study.get("reported", {}):
+        if rname not in study["runs"]:
+            raise ConfigError(f"studies/{sname}/reported names {rname!r}, not one of its runs {sorted(study['runs'])}")
+    for comp in study.get("comparisons", []):
+        for key in ("a", "b"):
+            if comp[key] not in study["runs"]:
                 raise ConfigError(
-                    f"studies/{sname}/runs/{rname}: unknown model {arch!r}; known models: {sorted(ARCHITECTURES)}"
+                    f"studies/{sname}/comparisons: {key}={comp[key]!r} is not one of its runs {sorted(study['runs'])}"
                 )
+    for rname in study["runs"]:
+        _check_run(config, sname, rname)
+
+
+def _check_run(config: dict, sname: str, rname: str) -> None:
+    """A switch the run's architecture or optimizer does not use is an error, never a no-op."""
+    where = f"studies/{sname}/runs/{rname}"
+    run = config["studies"][sname]["runs"][rname]
+    arch = run.get("arch", rname)
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"{where}: unknown model {arch!r}; known models: {sorted(ARCHITECTURES)}")
+    spec = ARCHITECTURES[arch]
+    try:
+        resolve_options(arch, run.get("options", {}))
+    except ModelConfigError as exc:
+        raise ConfigError(f"{where}/options: {exc}") from None
+    if run.get("conv_impl", "torch") != "torch" and not spec.hand_written_conv:
+        raise ConfigError(f"{where}/conv_impl: model {arch!r} uses torchvision's own convolutions; remove the key")
+    if run.get("pretrained") and not spec.pretrained:
+        raise ConfigError(f"{where}/pretrained: model {arch!r} takes no pretrained weights; remove the key")
+    if run.get("pretrained") and run["pretrained"] not in config.get("downloads", {}):
+        raise ConfigError(f"{where}/pretrained names {run['pretrained']!r}, not under downloads")
+    training = {**config["studies"][sname].get("training", {}), **{k: v for k, v in run.items() if k in TRAINING_KEYS}}
+    missing = sorted({"lr", "batch_size", "epochs"} - set(training))
+    if missing:
+        raise ConfigError(f"{where}: {missing} set neither in the run nor in its study's training block")
+    unused = {"adam": "momentum", "sgd": "betas"}[training.get("optimizer", "adam")]
+    if unused in training:
+        raise ConfigError(
+            f"{where}: optimizer {training.get('optimizer', 'adam')!r} does not use {unused!r} "
+            "(set in the run or its study's training block); remove it"
+        )
+    jitter = (training.get("augment") or {}).get("color_jitter") or {}
+    colour = sorted({"saturation", "hue"} & set(jitter))
+    if colour and config["datasets"][config["studies"][sname]["dataset"]]["kind"] in GRAYSCALE_KINDS:
+        raise ConfigError(f"{where}/augment/color_jitter: {colour} change nothing on one-channel images; remove them")
 
 
 def download_path(config: dict, name: str) -> str:
@@ -110,21 +146,27 @@ def runs(config: dict) -> list[tuple[str, str, int]]:
     ]
 
 
-def run_config(config: dict, study: str, run: str, seed: int) -> dict:
+def run_config(config: dict, study: str, run: str, seed: int) -> RunConfig:
     """The resolved settings of one run: study training block, overridden by the run's keys."""
     s = config["studies"][study]
     r = s["runs"][run]
-    cfg = {"device": config.get("device", "auto"), "deterministic": config.get("deterministic", True)}
-    cfg.update(copy.deepcopy(s.get("training", {})))
-    cfg.update({k: copy.deepcopy(v) for k, v in r.items() if k in TRAINING_KEYS})
-    cfg.update(
-        study=study, model=run, seed=int(seed), dataset=s["dataset"], arch=r.get("arch", run),
-        options=copy.deepcopy(r.get("options", {})), conv_impl=r.get("conv_impl", "torch"),
-        input=copy.deepcopy(r.get("input", {})),
+    training = {"device": config["device"], "deterministic": config["deterministic"]}
+    training.update(copy.deepcopy(s.get("training", {})))
+    training.update({k: copy.deepcopy(v) for k, v in r.items() if k in TRAINING_KEYS})
+    if training.get("betas") is not None:
+        training["betas"] = tuple(training["betas"])
+    return RunConfig(
+        study=study,
+        run=run,
+        seed=int(seed),
+        dataset=s["dataset"],
+        arch=r.get("arch", run),
+        options=copy.deepcopy(r.get("options", {})),
+        conv_impl=r.get("conv_impl", "torch"),
+        resize=(r.get("input") or {}).get("resize"),
+        weights=download_path(config, r["pretrained"]) if r.get("pretrained") else None,
+        **training,
     )
-    if r.get("pretrained"):
-        cfg["options"]["weights"] = download_path(config, r["pretrained"])
-    return cfg
 
 
 def input_shape(config: dict, study: str, run: str) -> tuple[int, int, int]:

@@ -47,15 +47,23 @@ def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None =
     return out
 
 
-def load(path: str | Path, verify: bool = False) -> dict:
+def load(path: str | Path, verify: bool = True) -> dict:
+    """Read a prepared dataset; with ``verify``, recompute every split's sha256 and compare it
+    with the one stored at preparation, so a run never trains on bytes other than recorded."""
     path = Path(path)
+    rebuild = f"delete it and rerun the pipeline: its dataset rule (prepare_dataset or coco_subset) rebuilds {path}"
     if not path.is_file():
         raise DatasetError(f"prepared dataset {path} does not exist; run the pipeline's dataset rule first")
-    data = torch.load(path, weights_only=True)
+    try:
+        data = torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, corrupt or not a dataset at all
+        raise DatasetError(f"{path} is not a readable prepared dataset ({type(exc).__name__}); {rebuild}") from exc
+    if not isinstance(data, dict) or not {"classes", "splits", "sha256"} <= set(data):
+        raise DatasetError(f"{path} is not a prepared dataset (no classes/splits/sha256); {rebuild}")
     if verify:
         for name, s in data["splits"].items():
-            if split_digest(s["x"], s["y"], s.get("size")) != data["sha256"][name]:
-                raise DatasetError(f"{path}: split {name!r} does not match its recorded sha256; rebuild it")
+            if split_digest(s["x"], s["y"], s.get("size")) != data["sha256"].get(name):
+                raise DatasetError(f"{path}: split {name!r} does not match its recorded sha256 (corrupted?); {rebuild}")
     return data
 
 

@@ -8,7 +8,7 @@ and any failure names the file, the expected checksum and where a pre-downloaded
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -17,9 +17,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
-CHUNK = 1 << 20
+from .hashing import CHUNK, file_digest
+
+__all__ = ["extract", "fetch", "file_digest", "verify_download"]
 # sha256_prefix: torchvision's published weights carry only the first hex digits of their
 # sha256 in the file name (resnet18-f37072fd.pth); torch.hub verifies exactly that.
 ALGORITHMS = ("sha256", "md5", "sha256_prefix")
@@ -31,14 +34,6 @@ class DownloadError(RuntimeError):
 
 class UnsafeArchiveError(RuntimeError):
     """An archive member would land outside the extraction folder."""
-
-
-def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def parse_checksum(spec: dict) -> tuple[str, str]:
@@ -89,17 +84,51 @@ def _copy_from(src: Path, part: Path) -> None:
     shutil.copyfile(src, part)
 
 
-def _http_fetch(url: str, part: Path, timeout: float) -> None:
-    """Stream ``url`` into ``part``, resuming with a Range request when a partial file exists."""
+def _http_fetch(url: str, part: Path, timeout: float, log=print) -> None:
+    """Stream ``url`` into ``part``, resuming with a Range request when a partial file exists.
+
+    A partial file that cannot be resumed (the server answers 416, or its range does not
+    start where the file ends) is discarded and the download restarts from zero.
+    """
     offset = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "cnnstudy"})
     if offset:
         req.add_header("Range", f"bytes={offset}-")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        # A server that ignores Range answers 200 with the whole file: restart then.
-        mode = "ab" if offset and getattr(resp, "status", 200) == 206 else "wb"
-        with open(part, mode) as out:
-            shutil.copyfileobj(resp, out, CHUNK)
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416 or not offset:
+            raise
+        log(f"{part}: the server cannot resume at byte {offset} (HTTP 416); restarting from zero")
+        part.unlink()
+        return _http_fetch(url, part, timeout, log)
+    with resp:
+        status = getattr(resp, "status", 200)
+        resumes = offset and status == 206 and (resp.headers.get("Content-Range") or "").startswith(f"bytes {offset}-")
+        if offset and not resumes:
+            log(f"{part}: the server sent the whole file (HTTP {status}); restarting from zero")
+        with open(part, "ab" if resumes else "wb") as out:
+            _copy_with_progress(resp, out, offset if resumes else 0, _content_length(resp, offset if resumes else 0), log)
+
+
+def _content_length(resp, offset: int) -> int | None:
+    length = resp.headers.get("Content-Length")
+    return int(length) + offset if length and length.isdigit() else None
+
+
+def _copy_with_progress(src, out, done: int, total: int | None, log, every: float = 10.0) -> None:
+    """Copy in chunks; log bytes, rate and ETA every ``every`` seconds (long files only)."""
+    start, last, first = time.time(), time.time(), done
+    for block in iter(lambda: src.read(CHUNK), b""):
+        out.write(block)
+        done += len(block)
+        now = time.time()
+        if now - last >= every:
+            last = now
+            rate = (done - first) / max(now - start, 1e-9)
+            eta = f", ETA {(total - done) / rate:.0f} s" if total and rate > 0 else ""
+            of = f" of {total / 1e6:.1f}" if total else ""
+            log(f"{out.name}: {done / 1e6:.1f}{of} MB at {rate / 1e6:.1f} MB/s{eta}")
 
 
 def fetch(
@@ -123,6 +152,7 @@ def fetch(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and _verify(dest, algorithm, expected):
+        write_verified_stamp(dest, algorithm, expected)
         log(f"{dest}: present, {algorithm} matches; not fetched again")
         return dest
     if cache_dir and (Path(cache_dir) / dest.name).is_file():
@@ -132,6 +162,7 @@ def fetch(
             part = dest.with_name(dest.name + ".part")
             shutil.copyfile(staged, part)
             os.replace(part, dest)
+            write_verified_stamp(dest, algorithm, expected)
             return dest
         log(f"{staged}: pre-staged copy has the wrong {algorithm}; ignoring it")
 
@@ -143,7 +174,7 @@ def fetch(
             if local is not None:
                 _copy_from(local, part)
             else:
-                _http_fetch(url, part, timeout)
+                _http_fetch(url, part, timeout, log)
         except (OSError, urllib.error.URLError) as exc:
             errors.append(f"attempt {attempt}: {exc}")
             log(f"{url}: {exc}")
@@ -153,6 +184,7 @@ def fetch(
         actual = _digest(part, algorithm, expected)
         if actual == expected:
             os.replace(part, dest)  # atomic: dest is either absent or complete
+            write_verified_stamp(dest, algorithm, expected)
             log(f"{dest}: fetched from {url}, {algorithm} {actual}")
             return dest
         part.unlink()  # a wrong checksum is not resumable: restart from zero
@@ -166,6 +198,48 @@ def fetch(
         f"could not fetch {dest.name} from {url} after {retries} attempts "
         f"({'; '.join(errors)}); expected {algorithm} {expected}. " + _hint(dest, cache_dir)
     )
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _stamp(path: Path, algorithm: str, expected: str) -> dict:
+    st = path.stat()
+    return {"algorithm": algorithm, "digest": expected, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def write_verified_stamp(path: str | os.PathLike, algorithm: str, expected: str) -> None:
+    """Remember that ``path`` matched its checksum, keyed on its size and mtime."""
+    path = Path(path)
+    _stamp_path(path).write_text(json.dumps(_stamp(path, algorithm, expected)))
+
+
+def verify_download(path: str | os.PathLike, checksum: dict, log=print) -> Path:
+    """Check a downloaded file against its config checksum before anything reads it.
+
+    A stamp written when the file last matched (same size and mtime) spares rehashing a
+    multi-GB archive; any other file is hashed. A mismatch names the file and the fix.
+    """
+    path = Path(path)
+    algorithm, expected = parse_checksum(checksum)
+    if not path.is_file():
+        raise DownloadError(f"{path} is missing; rerun the pipeline and its download rule fetches it")
+    stamp = _stamp_path(path)
+    try:
+        if json.loads(stamp.read_text()) == _stamp(path, algorithm, expected):
+            return path
+    except (OSError, ValueError):
+        pass
+    actual = _digest(path, algorithm, expected)
+    if actual != expected:
+        raise DownloadError(
+            f"{path} does not match its {algorithm} (expected {expected}, got {actual}): it changed or was "
+            "replaced after its download. Delete it and rerun; the download rule fetches it again."
+        )
+    write_verified_stamp(path, algorithm, expected)
+    log(f"{path}: {algorithm} verified")
+    return path
 
 
 def _check_member(root: Path, name: str, is_link: bool, link_target: str | None) -> Path:
@@ -183,8 +257,10 @@ def _check_member(root: Path, name: str, is_link: bool, link_target: str | None)
 def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Extract a zip or tar(.gz) archive into ``dest`` after checking every member.
 
-    Refuses absolute paths, ``..`` escapes and links before anything is written, and
-    extracts into a temporary folder renamed into place, so ``dest`` is never half-filled.
+    Refuses absolute paths, ``..`` escapes and links before anything is written, reads a
+    compressed tar to its end (so gzip's CRC is checked; zip members are checked by their
+    own CRC), and extracts into a temporary folder renamed into place, so ``dest`` is never
+    half-filled. A corrupt archive fails naming its path.
     """
     archive, dest = Path(archive), Path(dest)
     root_tmp = dest.with_name(dest.name + ".tmp")
@@ -193,24 +269,37 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     root = root_tmp.resolve()
     try:
         if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    mode = (info.external_attr >> 16) & 0o170000
-                    _check_member(root, info.filename, mode == 0o120000, None)
-                zf.extractall(root)
+            _extract_zip(archive, root)
         elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                members = tf.getmembers()
-                for m in members:
-                    _check_member(root, m.name, m.issym() or m.islnk(), m.linkname)
-                    if not (m.isfile() or m.isdir()):
-                        raise UnsafeArchiveError(f"archive member {m.name!r} is not a file or folder")
-                tf.extractall(root, members=members, filter="data")
+            _extract_tar(archive, root)
         else:
             raise UnsafeArchiveError(f"{archive} is neither a zip nor a tar archive")
+    except (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
+        shutil.rmtree(root_tmp, ignore_errors=True)
+        raise DownloadError(f"{archive} is corrupt ({type(exc).__name__}: {exc}); delete it and rerun to fetch it again") from exc
     except BaseException:
         shutil.rmtree(root_tmp, ignore_errors=True)
         raise
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(root_tmp, dest)
     return dest
+
+
+def _extract_zip(archive: Path, root: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            mode = (info.external_attr >> 16) & 0o170000
+            _check_member(root, info.filename, mode == 0o120000, None)
+        zf.extractall(root)
+
+
+def _extract_tar(archive: Path, root: Path) -> None:
+    with tarfile.open(archive) as tf:
+        members = tf.getmembers()
+        for m in members:
+            _check_member(root, m.name, m.issym() or m.islnk(), m.linkname)
+            if not (m.isfile() or m.isdir()):
+                raise UnsafeArchiveError(f"archive member {m.name!r} is not a file or folder")
+        tf.extractall(root, members=members, filter="data")
+        while tf.fileobj.read(CHUNK):  # to the end of the stream: gzip checks its CRC there
+            pass

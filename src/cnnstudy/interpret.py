@@ -15,15 +15,16 @@ from torch import nn
 
 from . import datasets
 from .models import Classifier, build_model
-from .train import input_pipeline
+from .inputs import input_pipeline
+from .runconfig import RunConfig
 
 
-def load_run(run_cfg: dict, data: dict, state_path, device="cpu"):
-    """The run's best model (eval mode) and its input normalizer, rebuilt from the run config."""
-    norm, in_shape = input_pipeline(data["splits"]["train"], run_cfg)
+def load_run(run_cfg: RunConfig, data: dict, state_path, device="cpu"):
+    """The run's best model (eval mode) and its input normalizer, rebuilt from the run config
+    (without its pretrained weights: the saved state holds every weight)."""
+    norm, in_shape = input_pipeline(data["splits"]["train"], run_cfg.resize)
     norm.to(device)
-    options = {k: v for k, v in run_cfg.get("options", {}).items() if k != "weights"}  # state dict has them
-    model = build_model(run_cfg["arch"], in_shape, len(data["classes"]), conv_impl=run_cfg.get("conv_impl", "torch"), **options)
+    model = build_model(run_cfg.arch, in_shape, len(data["classes"]), conv_impl=run_cfg.conv_impl, **run_cfg.options)
     model.load_state_dict(torch.load(state_path, map_location=device, weights_only=True))
     return model.to(device).eval(), norm
 
@@ -117,7 +118,7 @@ def guided_backprop(model, x: torch.Tensor, target: int) -> torch.Tensor:
     return x.grad[0].detach()
 
 
-def analyse(run_cfg: dict, data_path, state_path, device="cpu") -> dict:
+def analyse(run_cfg: RunConfig, data_path, state_path, device="cpu") -> dict:
     """Everything the interpretation figures of one run need."""
     data = datasets.load(data_path)
     model, norm = load_run(run_cfg, data, state_path, device)

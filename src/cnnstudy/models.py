@@ -8,16 +8,16 @@ does not match its own 64x64 images.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .architectures import ARCHITECTURES, ModelConfigError, resolve_options
 from .conv import Conv2d as UnfoldConv2d
 
-
-class ModelConfigError(ValueError):
-    """Unknown architecture or option."""
+__all__ = ["ARCHITECTURES", "ModelConfigError", "build_model", "count_parameters"]
 
 
 def _conv_factory(conv_impl: str) -> Callable[..., nn.Module]:
@@ -56,7 +56,7 @@ class Classifier(nn.Module):
         return self.head(torch.flatten(self.features(x), 1))
 
 
-def _hw4net(in_shape, num_classes, conv, *, padding=0, chain=0, bn=False, dropout=False, activation="relu", **_):
+def _hw4net(in_shape, num_classes, conv, *, padding, chain, bn, dropout, activation):
     """Seed 002: net1 (padding 0), net2 (padding 1), net3 (net1 + chain of 10 convs)."""
     c = in_shape[0]
     layers = [conv(c, 16, 3, padding=padding)]
@@ -73,10 +73,8 @@ def _hw4net(in_shape, num_classes, conv, *, padding=0, chain=0, bn=False, dropou
     return Classifier(features, nn.Sequential(*head, nn.Linear(64, num_classes)))
 
 
-def _lenet(in_shape, num_classes, conv, *, bn=False, dropout=False, pool="max", kernel=5, activation="relu", **_):
+def _lenet(in_shape, num_classes, conv, *, bn, dropout, pool, kernel, activation):
     """Seeds 000/001: LeNet-5 for 3-channel input with the reports' options."""
-    if pool not in ("max", "avg"):
-        raise ModelConfigError(f"pool must be 'max' or 'avg', got {pool!r}")
     Pool = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
     layers = []
     for cin, cout in ((in_shape[0], 6), (6, 16)):
@@ -91,7 +89,7 @@ def _lenet(in_shape, num_classes, conv, *, bn=False, dropout=False, pool="max", 
     return Classifier(features, nn.Sequential(*head, nn.Linear(84, num_classes)))
 
 
-def _vgg_cifar(in_shape, num_classes, conv, *, bn=True, dropout=True, activation="relu", **_):
+def _vgg_cifar(in_shape, num_classes, conv, *, bn, dropout, activation):
     """Seed 001 "Net": three double-conv blocks with BN, maxpool and Dropout2d 0.05."""
     layers, cin = [], in_shape[0]
     for a, b in ((32, 64), (128, 128), (256, 256)):
@@ -109,7 +107,7 @@ def _vgg_cifar(in_shape, num_classes, conv, *, bn=True, dropout=True, activation
     return Classifier(features, nn.Sequential(*head, nn.Linear(512, num_classes)))
 
 
-def _alexnet_like(in_shape, num_classes, conv, *, bn=False, dropout=True, activation="relu", **_):
+def _alexnet_like(in_shape, num_classes, conv, *, bn, dropout, activation):
     """Seed 004 (a): AlexNet-style trunk; BN after the group of three 3x3 convs."""
     c = in_shape[0]
     layers = [conv(c, 96, 11, stride=4, padding=1), _activation(activation), nn.MaxPool2d(3, 2)]
@@ -126,7 +124,7 @@ def _alexnet_like(in_shape, num_classes, conv, *, bn=False, dropout=True, activa
     return Classifier(features, nn.Sequential(*head, nn.Linear(4096, num_classes)))
 
 
-def _nin(in_shape, num_classes, conv, *, bn=True, dropout=True, activation="relu", **_):
+def _nin(in_shape, num_classes, conv, *, bn, dropout, activation):
     """Seed 004 (b): Network in Network blocks and global average pooling (no fc)."""
 
     def block(cin, cout, k, s, p):
@@ -143,7 +141,7 @@ def _nin(in_shape, num_classes, conv, *, bn=True, dropout=True, activation="relu
     return Classifier(nn.Sequential(*layers), nn.Identity())
 
 
-def _mnist_cnn(in_shape, num_classes, conv, *, last=64, global_pool=None, bn=False, activation="relu", **_):
+def _mnist_cnn(in_shape, num_classes, conv, *, bn, activation, last=64, global_pool=None):
     """Seed 003: three conv(k3, p1)+maxpool stages; fc 576->10 (29,066 parameters)."""
     layers, cin = [], in_shape[0]
     for cout in (16, 32, last):
@@ -151,19 +149,17 @@ def _mnist_cnn(in_shape, num_classes, conv, *, last=64, global_pool=None, bn=Fal
         layers += [_activation(activation), nn.MaxPool2d(2, 2)]
         cin = cout
     if global_pool is not None:
-        if global_pool not in ("max", "mean"):
-            raise ModelConfigError(f"global_pool must be 'max' or 'mean', got {global_pool!r}")
         layers += [nn.AdaptiveMaxPool2d(1) if global_pool == "max" else nn.AdaptiveAvgPool2d(1)]
     features = nn.Sequential(*layers)
     return Classifier(features, nn.Linear(_flat_features(features, in_shape), num_classes))
 
 
-def _mnist_gp(in_shape, num_classes, conv, *, global_pool="max", **opts):
+def _mnist_gp(in_shape, num_classes, conv, *, bn, activation, global_pool):
     """Seed 003: same trunk with 81 last channels and global pooling: any input size."""
-    return _mnist_cnn(in_shape, num_classes, conv, last=81, global_pool=global_pool, **opts)
+    return _mnist_cnn(in_shape, num_classes, conv, bn=bn, activation=activation, last=81, global_pool=global_pool)
 
 
-def _resnet18_tl(in_shape, num_classes, conv, *, weights=None, train_bn=False, **_):
+def _resnet18_tl(in_shape, num_classes, conv, *, train_bn, weights):
     """Seed 000 task 3: ImageNet resnet18, backbone frozen, new fc; BN frozen or trainable.
 
     ``weights`` is the path of the downloaded torchvision checkpoint (the download stage
@@ -185,10 +181,10 @@ def _resnet18_tl(in_shape, num_classes, conv, *, weights=None, train_bn=False, *
     return net
 
 
-ARCHITECTURES = {
-    "net1": lambda *a, **k: _hw4net(*a, **{"padding": 0, **k}),
-    "net2": lambda *a, **k: _hw4net(*a, **{"padding": 1, **k}),
-    "net3": lambda *a, **k: _hw4net(*a, **{"padding": 0, "chain": 10, **k}),
+BUILDERS = {
+    "net1": partial(_hw4net, padding=0, chain=0),
+    "net2": partial(_hw4net, padding=1, chain=0),
+    "net3": partial(_hw4net, padding=0, chain=10),
     "lenet": _lenet,
     "vgg_cifar": _vgg_cifar,
     "alexnet_like": _alexnet_like,
@@ -197,19 +193,25 @@ ARCHITECTURES = {
     "mnist_gp": _mnist_gp,
     "resnet18_tl": _resnet18_tl,
 }
-OPTIONS = {
-    "bn", "dropout", "activation", "pool", "kernel", "padding", "chain", "global_pool", "weights", "train_bn",
-}
+assert BUILDERS.keys() == ARCHITECTURES.keys()
 
 
-def build_model(arch: str, in_shape, num_classes: int, *, conv_impl: str = "torch", **options) -> nn.Module:
-    """Build ``arch`` for inputs of shape ``in_shape`` (C, H, W) and ``num_classes`` outputs."""
-    if arch not in ARCHITECTURES:
-        raise ModelConfigError(f"unknown model {arch!r}; known models: {sorted(ARCHITECTURES)}")
-    unknown = set(options) - OPTIONS
-    if unknown:
-        raise ModelConfigError(f"unknown option(s) {sorted(unknown)} for model {arch!r}; known: {sorted(OPTIONS)}")
-    return ARCHITECTURES[arch](tuple(in_shape), num_classes, _conv_factory(conv_impl), **options)
+def build_model(
+    arch: str, in_shape, num_classes: int, *, conv_impl: str = "torch", weights: str | None = None, **options
+) -> nn.Module:
+    """Build ``arch`` for inputs of shape ``in_shape`` (C, H, W) and ``num_classes`` outputs.
+
+    ``options`` override the architecture's defaults (``architectures.ARCHITECTURES``); one
+    it does not use is an error, as is ``conv_impl`` or ``weights`` on a model without them.
+    """
+    resolved = resolve_options(arch, options)
+    spec = ARCHITECTURES[arch]
+    if conv_impl != "torch" and not spec.hand_written_conv:
+        raise ModelConfigError(f"model {arch!r} uses torchvision's convolutions: conv_impl {conv_impl!r} would change nothing")
+    if weights and not spec.pretrained:
+        raise ModelConfigError(f"model {arch!r} takes no pretrained weights")
+    extra = {"weights": weights} if spec.pretrained else {}
+    return BUILDERS[arch](tuple(in_shape), num_classes, _conv_factory(conv_impl), **resolved, **extra)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

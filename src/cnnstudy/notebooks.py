@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+# nbconvert's template loads require.js and MathJax from a CDN: a report read offline must not.
+_REMOTE_SCRIPT = re.compile(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>\s*')
 
 
 def execute_to_html(notebook, out_notebook, out_html, parameters: dict, kernel: str = "python3") -> None:
@@ -15,4 +19,9 @@ def execute_to_html(notebook, out_notebook, out_html, parameters: dict, kernel: 
         str(notebook), str(out_notebook), parameters=parameters, kernel_name=kernel, progress_bar=False, cwd=str(Path(out_notebook).parent)
     )
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(out_notebook), as_version=4))
-    Path(out_html).write_text(body)
+    Path(out_html).write_text(offline_html(body))
+
+
+def offline_html(body: str) -> str:
+    """The page without scripts fetched from the network."""
+    return _REMOTE_SCRIPT.sub("", body)

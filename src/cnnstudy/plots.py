@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
+from . import aggregate  # noqa: E402
 from .aggregate import per_class_accuracy  # noqa: E402
 
 DPI = 110
@@ -136,31 +137,58 @@ def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
     _save(fig, path)
 
 
+def _interval_bars(ax, table: pd.DataFrame, x, label: str, **style):
+    """Means with their 95 % t intervals (a bare dot where n < 2 gives none)."""
+    err = np.vstack([table.ours_mean - table.ci_low, table.ci_high - table.ours_mean])
+    ax.errorbar(x, table.ours_mean, yerr=np.nan_to_num(err), fmt="o", capsize=4, label=label, **style)
+
+
 def ablation(runs: pd.DataFrame, path, title: str = ""):
-    """Best validation accuracy of every run: bars are means over seeds, dots single seeds;
-    diverged runs are marked at zero."""
-    r = runs.copy()
-    r["best_val_accuracy"] = r.best_val_accuracy.fillna(0.0)
-    order = r.groupby("model").best_val_accuracy.mean().sort_values(ascending=False).index
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(order) + 2), 3.8))
-    sns.barplot(data=r, x="model", y="best_val_accuracy", order=order, errorbar="sd", color="#9ecae1", ax=ax)
-    sns.stripplot(data=r, x="model", y="best_val_accuracy", order=order, hue="status", ax=ax, size=6)
-    if len(r):
-        ax.axhline(r.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
-    ax.set_title(f"{title}\nbest val accuracy per run (bars: mean and sd over seeds)", fontsize=10)
-    ax.tick_params(axis="x", rotation=30)
+    """The study's headline metric per run: mean and 95 % t interval over completed seeds,
+    single seeds as dots; diverged seeds are marked and counted, never plotted as zeros."""
+    column, metric = aggregate.study_metric(runs)
+    ok = runs[runs.status != "diverged"]
+    models = list(ok.groupby("model")[column].mean().sort_values(ascending=False).index)
+    models += sorted(set(runs.model) - set(models))  # runs that diverged on every seed
+    table = pd.DataFrame(
+        [{"model": m, **_interval_columns(aggregate.mean_interval(ok[ok.model == m][column]))} for m in models]
+    )
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(models) + 2), 4))
+    x = np.arange(len(models))
+    if len(table):
+        _interval_bars(ax, table, x, "mean, 95% interval", color="tab:blue")
+        for i, m in enumerate(models):
+            seeds = ok[ok.model == m][column]
+            ax.plot(np.full(len(seeds), i + 0.15), seeds, ".", color="grey", alpha=0.7)
+            n_div = int(((runs.model == m) & (runs.status == "diverged")).sum())
+            if n_div:
+                ax.annotate(f"diverged x{n_div}", (i, 0.02), xycoords=("data", "axes fraction"), ha="center",
+                            color="tab:red", fontsize=8)  # fmt: skip
+        ax.axhline(runs.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
+        ax.set_xticks(x, models, rotation=30, ha="right")
+    ax.set_ylabel(metric)
+    n = ok.groupby("model").seed.count()
+    ax.set_title(f"{title}\n{metric}: mean and 95% t interval over seeds (n = {n.min() if len(n) else 0}-{n.max() if len(n) else 0})", fontsize=10)
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
+def _interval_columns(iv) -> dict:
+    return {"ours_mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high, "n": iv.n}
+
+
 def versus_reported(table: pd.DataFrame, path, title: str = ""):
-    """Ours (mean, sd over seeds) beside each report's claimed accuracy, run by run."""
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table) + 2), 3.8))
+    """Ours (mean, 95 % t interval over completed seeds) beside each report's claimed number."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table) + 2), 4))
     if len(table):
         x = np.arange(len(table))
-        ax.errorbar(x - 0.1, table.ours_mean, yerr=table.ours_sd.fillna(0), fmt="o", label="ours (mean, sd)")
-        ax.plot(x + 0.1, table.reported, "s", color="tab:red", label="reported")
-        ax.set_xticks(x, table.model, rotation=30)
+        _interval_bars(ax, table, x - 0.1, f"ours: {table.our_metric.iloc[0]} (mean, 95% interval)")
+        ax.plot(x + 0.1, table.reported, "s", color="tab:red", label=f"reported: {table.reported_metric.iloc[0]}")
+        for i, row in enumerate(table.itertuples()):
+            if row.diverged:
+                ax.annotate(f"diverged x{row.diverged}", (i, 0.02), xycoords=("data", "axes fraction"), ha="center",
+                            color="tab:red", fontsize=8)  # fmt: skip
+        ax.set_xticks(x, table.model, rotation=30, ha="right")
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "the report gives no numbers for this study", ha="center", transform=ax.transAxes)

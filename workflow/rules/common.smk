@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -76,6 +77,12 @@ def dataset_inputs(wildcards):
     return {"source": dataset_file(spec["source"])}
 
 
+def downloaded_file_checksums(wildcards):
+    """Checksum entries of the downloads a dataset reads without extraction (MNIST's idx files)."""
+    spec = config["datasets"][wildcards.dataset]
+    return {k: config["downloads"][name] for k, name in spec.get("files", {}).items()}
+
+
 def dataset_root(wildcards):
     spec = config["datasets"][wildcards.dataset]
     return extracted_path(spec["archive"]) if "archive" in spec else None
@@ -100,9 +107,12 @@ def run_dir(study, model, seed):
 
 
 def run_params(wildcards):
-    """The resolved settings of one run; a change reruns that run only."""
-    return study_config.run_config(
-        config, wildcards.study, wildcards.model, int(wildcards.seed)
+    """The resolved settings of one run, as a plain dict: Snakemake compares params it can
+    serialize, so a change reruns that run only (the job rebuilds the RunConfig)."""
+    return dataclasses.asdict(
+        study_config.run_config(
+            config, wildcards.study, wildcards.model, int(wildcards.seed)
+        )
     )
 
 

@@ -49,6 +49,7 @@ rule prepare_dataset:
     params:
         spec=lambda wc: config["datasets"][wc.dataset],
         root=dataset_root,
+        checksums=downloaded_file_checksums,
     script:
         "../scripts/prepare_dataset.py"
 

@@ -92,7 +92,7 @@ rule download:
 
 
 rule extract:
-    """Unpack a verified archive; absolute paths, '..' and links are refused."""
+    """Re-verify an archive's checksum, then unpack it; absolute paths, '..' and links are refused."""
     input:
         lambda wc: download_path(wc.download),
         code=code_of("download"),
@@ -102,5 +102,7 @@ rule extract:
         f"{RESULTS}/logs/extract/{{download}}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        entry=lambda wc: config["downloads"][wc.download],
     script:
         "../scripts/extract.py"

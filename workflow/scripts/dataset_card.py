@@ -2,7 +2,7 @@ from cnnstudy import datasets, plots
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
-    data = datasets.load(snakemake.input[0], verify=True)
+    data = datasets.load(snakemake.input[0])
     counts = datasets.class_counts(data)
     counts.to_csv(snakemake.output.counts, index=False)
     plots.sample_grid(data, snakemake.output.samples, per_class=5, seed=0)

@@ -1,6 +1,7 @@
-from cnnstudy.download import extract
+from cnnstudy.download import extract, verify_download
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
-    extract(snakemake.input[0], snakemake.output[0])
-    log(f"extracted {snakemake.input[0]} into {snakemake.output[0]}")
+    archive = verify_download(snakemake.input[0], snakemake.params.entry, log)
+    extract(archive, snakemake.output[0])
+    log(f"extracted {archive} into {snakemake.output[0]}")

@@ -1,10 +1,9 @@
-import pandas as pd
 
-from cnnstudy import plots
+from cnnstudy import aggregate, plots
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study
-    confusion = pd.read_csv(snakemake.input.confusion)
+    confusion = aggregate.read_table(snakemake.input.confusion)
     plots.per_class(confusion[confusion.study == study], snakemake.output[0], title=study)
     log(f"{study}: per-class accuracy plotted")

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from cnnstudy.logs import script_log
@@ -6,7 +7,8 @@ from cnnstudy.notebooks import execute_to_html
 with script_log(snakemake.log[0]) as log:
     if snakemake.rule == "conv_notebook":
         parameters = {"shape": list(snakemake.params.shape)}
-    else:  # study_notebook: the notebook runs in results/notebooks/
-        parameters = {"study": snakemake.wildcards.study, "tables": str(Path(snakemake.input.runs).parent.resolve())}
+    else:  # study_notebook: it runs in results/notebooks/; a relative path keeps the machine's out of the page
+        tables = os.path.relpath(Path(snakemake.input.runs).parent, Path(snakemake.output.notebook).parent)
+        parameters = {"study": snakemake.wildcards.study, "tables": tables}
     execute_to_html(snakemake.input.notebook, snakemake.output.notebook, snakemake.output.html, parameters=parameters)
     log(f"executed {snakemake.input.notebook} -> {snakemake.output.html}")

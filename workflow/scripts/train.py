@@ -3,14 +3,15 @@ from pathlib import Path
 import torch
 
 from cnnstudy.logs import script_log
+from cnnstudy.runconfig import RunConfig
 from cnnstudy.train import train_run
 
 with script_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     train_run(
-        snakemake.params.run,
+        RunConfig(**snakemake.params.run),
         snakemake.input.data,
-        str(Path(snakemake.output.summary).parent),
+        Path(snakemake.output.summary).parent,
         snakemake.params.checkpoint,
         log=log,
     )
