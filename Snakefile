@@ -21,6 +21,27 @@ include: "workflow/rules/figures.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Light rules run where Snakemake runs, never as cluster jobs: downloads need the internet a
+# compute node often lacks, and tables and figures take seconds (a job each would queue).
+localrules:
+    demo_coco_source,
+    demo_cifar10_source,
+    demo_mnist_source,
+    demo_imagenette_source,
+    download,
+    extract,
+    aggregate,
+    answers,
+    learning_curves,
+    per_class_accuracy,
+    study_figures,
+    confusion_figure,
+    dataset_card,
+    conv_figures,
+    conv_notebook,
+    study_notebook,
+
+
 rule all:
     input:
         all_targets(),

@@ -15,10 +15,10 @@ import pandas as pd
 import torch
 import yaml
 
-from cnnstudy.conv_check import time_layers
 from cnnstudy.config import SCHEMA
+from cnnstudy.conv_check import time_layers
 
-SHAPES = yaml.safe_load(open(SCHEMA.parents[2] / "config" / "config.yaml"))["conv_tests"]["timing_shapes"]
+SHAPES = yaml.safe_load((SCHEMA.parents[2] / "config" / "config.yaml").read_text())["conv_tests"]["timing_shapes"]
 
 
 def main():
@@ -27,7 +27,8 @@ def main():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, numpy {np.__version__}, {platform.processor() or platform.machine()}, {args.threads} threads")
+    cpu = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, numpy {np.__version__}, {cpu}, {args.threads} threads")
     t = time_layers(SHAPES, repeats=args.repeats)
     pd.set_option("display.width", 200)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.5f}"))
@@ -35,7 +36,8 @@ def main():
     print("\nmedian ratio to F.conv2d over the study shapes:")
     for impl in ("im2col", "unfold"):
         r = study[study.implementation == impl]
-        print(f"  {impl:7s} forward {r.forward_ratio.median():.2f}x   forward+backward {r.forward_backward_ratio.median():.2f}x")
+        fwd, both = r.forward_ratio.median(), r.forward_backward_ratio.median()
+        print(f"  {impl:7s} forward {fwd:.2f}x   forward+backward {both:.2f}x")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ from cnnstudy import aggregate
 
 def confusion_rows(study, model, seed, matrix, classes=("a", "b")):
     return [
-        dict(study=study, model=model, seed=seed, split="val", true=classes[t], predicted=classes[p], count=matrix[t][p])
-        for t in range(2) for p in range(2)
+        dict(
+            study=study, model=model, seed=seed, split="val", true=classes[t], predicted=classes[p], count=matrix[t][p]
+        )
+        for t in range(2)
+        for p in range(2)
     ]
 
 
@@ -18,7 +21,9 @@ def test_runs_table_one_row_per_run(tmp_path):
     files = []
     for i, (model, acc) in enumerate([("m1", 0.5), ("m2", 0.7)]):
         f = tmp_path / f"{i}.json"
-        f.write_text(json.dumps({"study": "s", "model": model, "seed": 0, "status": "completed", "best_val_accuracy": acc}))
+        f.write_text(
+            json.dumps({"study": "s", "model": model, "seed": 0, "status": "completed", "best_val_accuracy": acc})
+        )
         files.append(f)
     t = aggregate.runs_table(files)
     assert list(t.model) == ["m1", "m2"] and list(t.columns) == aggregate.RUN_COLUMNS
@@ -26,7 +31,9 @@ def test_runs_table_one_row_per_run(tmp_path):
 
 def run_rows(study, model, accuracies, test_split=False, status="completed"):
     column = "test_accuracy" if test_split else "best_val_accuracy"
-    base = dict(study=study, model=model, status=status, test_split=test_split, best_val_accuracy=np.nan, test_accuracy=np.nan)
+    base = dict(
+        study=study, model=model, status=status, test_split=test_split, best_val_accuracy=np.nan, test_accuracy=np.nan
+    )
     return [{**base, "seed": s, column: a} for s, a in enumerate(accuracies)]
 
 
@@ -35,7 +42,14 @@ def test_comparison_gives_the_paired_t_interval_and_a_verdict_read_off_it():
 
     big, small = [0.80, 0.84, 0.82, 0.86, 0.83], [0.70, 0.73, 0.74, 0.72, 0.71]
     runs = pd.DataFrame(run_rows("s", "big", big) + run_rows("s", "small", small))
-    spec = {"s": {"comparisons": [{"a": "big", "b": "small", "question": "bigger?"}, {"a": "small", "b": "big", "question": "smaller?"}]}}
+    spec = {
+        "s": {
+            "comparisons": [
+                {"a": "big", "b": "small", "question": "bigger?"},
+                {"a": "small", "b": "big", "question": "smaller?"},
+            ]
+        }
+    }
     ans = aggregate.answers(runs, pd.DataFrame(), spec).set_index("question")
     d = np.subtract(big, small)
     half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / np.sqrt(5)
@@ -58,24 +72,29 @@ def test_n_of_one_or_an_interval_covering_zero_is_inconclusive():
 
 def test_ranking_shows_ties_within_intervals_and_best_model_says_when_it_is_unclear():
     runs = pd.DataFrame(
-        run_rows("s", "top", [0.90, 0.91, 0.92]) + run_rows("s", "twin", [0.60, 0.62, 0.61])
+        run_rows("s", "top", [0.90, 0.91, 0.92])
+        + run_rows("s", "twin", [0.60, 0.62, 0.61])
         + run_rows("s", "twin2", [0.61, 0.60, 0.62])
-    )  # fmt: skip
+    )
     ans = aggregate.answers(runs, pd.DataFrame(), {"s": {}}).set_index("question")
     assert ans.loc["which model is best?", "answer"] == "top" and ans.loc["which model is best?", "verdict"] == "clear"
     chain = ans.loc["ranking ('≈': tied within the interval)", "answer"]
     assert chain in ("top > twin ≈ twin2", "top > twin2 ≈ twin")
     assert ans.loc["ranking ('≈': tied within the interval)", "verdict"] == "partly tied"
-    single = aggregate.answers(pd.DataFrame(run_rows("s", "x", [0.9]) + run_rows("s", "y", [0.5])), pd.DataFrame(), {"s": {}})
+    single = aggregate.answers(
+        pd.DataFrame(run_rows("s", "x", [0.9]) + run_rows("s", "y", [0.5])), pd.DataFrame(), {"s": {}}
+    )
     best = single.set_index("question").loc["which model is best?"]
     assert best.verdict == "inconclusive" and best.answer == "x or y"  # equal means are no order at n = 1
 
 
 def test_hardest_class_is_per_model_and_never_pooled():
     conf = pd.DataFrame(
-        confusion_rows("s", "m1", 0, [[9, 1], [5, 5]]) + confusion_rows("s", "m1", 1, [[8, 2], [6, 4]])
-        + confusion_rows("s", "m2", 0, [[2, 8], [0, 10]]) + confusion_rows("s", "m2", 1, [[3, 7], [1, 9]])
-    )  # fmt: skip
+        confusion_rows("s", "m1", 0, [[9, 1], [5, 5]])
+        + confusion_rows("s", "m1", 1, [[8, 2], [6, 4]])
+        + confusion_rows("s", "m2", 0, [[2, 8], [0, 10]])
+        + confusion_rows("s", "m2", 1, [[3, 7], [1, 9]])
+    )
     runs = pd.DataFrame(run_rows("s", "m1", [0.7, 0.6]) + run_rows("s", "m2", [0.6, 0.6]))
     ans = aggregate.answers(runs, conf, {"s": {}}).set_index("question")
     assert ans.loc["which class is hardest for m1?", "a"] == "b"
@@ -84,7 +103,9 @@ def test_hardest_class_is_per_model_and_never_pooled():
 
 
 def test_metric_is_test_accuracy_of_the_best_val_epoch_where_there_is_a_test_split():
-    runs = pd.DataFrame(run_rows("s", "a", [0.8, 0.9], test_split=True) + run_rows("s", "b", [0.7, 0.8], test_split=True))
+    runs = pd.DataFrame(
+        run_rows("s", "a", [0.8, 0.9], test_split=True) + run_rows("s", "b", [0.7, 0.8], test_split=True)
+    )
     runs["best_val_accuracy"] = 0.99  # chosen on val: never the reported number when a test split exists
     ans = aggregate.answers(runs, pd.DataFrame(), {"s": {"comparisons": [{"a": "a", "b": "b", "question": "q"}]}})
     row = ans.set_index("question").loc["q"]
@@ -93,9 +114,20 @@ def test_metric_is_test_accuracy_of_the_best_val_epoch_where_there_is_a_test_spl
 
 def test_diverged_runs_are_counted_and_left_out_never_zeros_in_a_mean():
     runs = pd.DataFrame(
-        run_rows("s", "a", [0.8, 0.9, 0.85]) + run_rows("s", "b", [0.7, 0.8, 0.75])[:2]
-        + [dict(study="s", model="b", seed=2, status="diverged", test_split=False, best_val_accuracy=0.1, test_accuracy=np.nan)]
-    )  # fmt: skip
+        run_rows("s", "a", [0.8, 0.9, 0.85])
+        + run_rows("s", "b", [0.7, 0.8, 0.75])[:2]
+        + [
+            dict(
+                study="s",
+                model="b",
+                seed=2,
+                status="diverged",
+                test_split=False,
+                best_val_accuracy=0.1,
+                test_accuracy=np.nan,
+            )
+        ]
+    )
     row = aggregate.answers(runs, pd.DataFrame(), {"s": {"comparisons": [{"a": "a", "b": "b", "question": "q"}]}})
     row = row.set_index("question").loc["q"]
     assert row.n == 2 and row.mean_b == pytest.approx(0.75) and "b (1 seed)" in row.note
@@ -113,12 +145,19 @@ def test_mnist_class_names_stay_strings_through_the_tables(tmp_path):
 def test_versus_reported_names_both_metrics_and_whether_the_claim_is_inside_our_interval():
     runs = pd.DataFrame(
         run_rows("s", "a", [0.60, 0.80, 0.70], test_split=True)
-        + run_rows("t", "b", [np.nan], status="diverged") + run_rows("t", "c", [0.5])
-    )  # fmt: skip
-    spec = {"s": {"reported": {"a": 0.65}, "reported_metric": "test accuracy"}, "t": {"reported": {"b": 0.1, "c": 0.5}, "reported_metric": "val"}}
+        + run_rows("t", "b", [np.nan], status="diverged")
+        + run_rows("t", "c", [0.5])
+    )
+    spec = {
+        "s": {"reported": {"a": 0.65}, "reported_metric": "test accuracy"},
+        "t": {"reported": {"b": 0.1, "c": 0.5}, "reported_metric": "val"},
+    }
     v = aggregate.versus_reported(runs, spec).set_index("model")
     assert v.loc["a", "ours_mean"] == pytest.approx(0.7) and v.loc["a", "reported_inside_ours"] == "yes"
-    assert v.loc["a", "our_metric"] == "test accuracy (best-val epoch)" and v.loc["a", "reported_metric"] == "test accuracy"
+    assert (
+        v.loc["a", "our_metric"] == "test accuracy (best-val epoch)"
+        and v.loc["a", "reported_metric"] == "test accuracy"
+    )
     assert v.loc["a", "ci_low"] < 0.65 < v.loc["a", "ci_high"] and v.loc["a", "n"] == 3
     assert v.loc["b", "diverged"] == 1 and v.loc["b", "n"] == 0 and np.isnan(v.loc["b", "ours_mean"])
     assert v.loc["c", "reported_inside_ours"] == "n < 2: no interval"

@@ -33,8 +33,12 @@ def test_crop_padding_shifts_by_whole_pixels_with_zero_fill():
 
 
 def test_same_generator_same_augmentation_and_values_stay_in_range():
-    cfg = {"hflip": True, "rotation": 30, "affine": {"translate": 0.1, "scale": [0.9, 1.1], "shear": 10},
-           "color_jitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4}}
+    cfg = {
+        "hflip": True,
+        "rotation": 30,
+        "affine": {"translate": 0.1, "scale": [0.9, 1.1], "shear": 10},
+        "color_jitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4},
+    }
     x = torch.rand(8, 3, 16, 16)
     a = augment.augment_batch(x, cfg, torch.Generator().manual_seed(5))
     b = augment.augment_batch(x, cfg, torch.Generator().manual_seed(5))
@@ -60,11 +64,17 @@ def test_color_jitter_draws_the_distribution_of_torchvisions_colorjitter(channel
 
     torch.manual_seed(0)
     img = torch.rand(channels, 6, 6)
-    cj = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1} if channels == 3 else {"brightness": 0.4, "contrast": 0.4}
+    cj = (
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}
+        if channels == 3
+        else {"brightness": 0.4, "contrast": 0.4}
+    )
     n = 3000
     ours = augment.color_jitter(img.expand(n, -1, -1, -1).clone(), cj, torch.Generator().manual_seed(1))
     theirs = torch.stack([ColorJitter(**cj)(img) for _ in range(n)])
-    stronger = augment.color_jitter(img.expand(n, -1, -1, -1).clone(), {**cj, "brightness": 0.8}, torch.Generator().manual_seed(2))
+    stronger = augment.color_jitter(
+        img.expand(n, -1, -1, -1).clone(), {**cj, "brightness": 0.8}, torch.Generator().manual_seed(2)
+    )
     stats = [lambda a: a.mean((1, 2, 3)), lambda a: a.std((1, 2, 3)), lambda a: a[:, -1, 2, 3], lambda a: a[:, 0, 1, 1]]
     for stat in stats:
         assert ks_2samp(stat(ours).numpy(), stat(theirs).numpy()).pvalue > 1e-3
@@ -77,4 +87,6 @@ def test_hue_shift_equals_torchvisions_adjust_hue():
     x = torch.rand(6, 3, 5, 5)
     shift = torch.linspace(-0.4, 0.4, 6)
     ours = augment._hue(x, shift)
-    torch.testing.assert_close(ours, torch.stack([TF.adjust_hue(a, float(s)) for a, s in zip(x, shift)]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        ours, torch.stack([TF.adjust_hue(a, float(s)) for a, s in zip(x, shift)]), atol=1e-5, rtol=0
+    )

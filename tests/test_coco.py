@@ -3,10 +3,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import shared
 from PIL import Image
 
 from cnnstudy import coco
-from conftest import shared
 
 CLASSES = ["airplane", "bus", "cat", "dog", "pizza"]
 
@@ -103,9 +103,12 @@ def test_real_coco128_with_2017_naming(tmp_path):
 
 @pytest.mark.parametrize(
     "content,why",
-    [("{not json", "not a COCO instances annotation file"), ("[1, 2]", "not a COCO instances annotation file"),
-     ('{"images": []}', "has no \\['annotations', 'categories'\\]")],
-)  # fmt: skip
+    [
+        ("{not json", "not a COCO instances annotation file"),
+        ("[1, 2]", "not a COCO instances annotation file"),
+        ('{"images": []}', "has no \\['annotations', 'categories'\\]"),
+    ],
+)
 def test_bad_annotation_file_is_named_in_the_error(tmp_path, content, why):
     bad = tmp_path / "instances_train2014.json"
     bad.write_text(content)

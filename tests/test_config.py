@@ -2,9 +2,9 @@ import copy
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from cnnstudy import config as cc
-from conftest import ROOT
 
 
 @pytest.fixture
@@ -15,7 +15,9 @@ def demo():
 def test_shipped_configs_validate_and_plan_the_coco5_study():
     full = cc.load(ROOT / "config" / "config.yaml")
     runs = cc.runs(full)
-    assert {(m, s) for st, m, s in runs if st == "coco5_nets"} == {(m, s) for m in ("net1", "net2", "net3") for s in range(5)}
+    assert {(m, s) for st, m, s in runs if st == "coco5_nets"} == {
+        (m, s) for m in ("net1", "net2", "net3") for s in range(5)
+    }
     r = cc.run_config(full, "coco5_nets", "net1", 0)
     assert r.lr == 0.001 and r.betas == (0.9, 0.99) and r.batch_size == 4 and r.epochs == 15
     assert r.eval_batch_size == 512 and r.eval_subset == 500  # defaults from the schema
@@ -98,23 +100,40 @@ def test_every_compared_run_of_the_full_study_has_at_least_five_seeds():
 @pytest.mark.parametrize(
     "mutate,message",
     [
-        (lambda c: c["studies"]["mnist_cnn_sweeps"]["runs"]["base"].update(options={"dropout": True}),
-         "runs/base/options: model 'mnist_cnn' does not use option.*dropout"),
-        (lambda c: c["studies"]["coco5_nets"]["runs"]["net1"].update(options={"pool": "avg"}),
-         "runs/net1/options: model 'net1' does not use option.*pool"),
-        (lambda c: c["studies"]["coco5_nets"]["runs"]["net1"].update(options={"bnn": True}),
-         "Additional properties are not allowed \\('bnn'"),
-        (lambda c: c["studies"]["coco5_nets"]["runs"]["net1"].update(momentum=0.9),
-         "runs/net1: optimizer 'adam' does not use 'momentum'"),
-        (lambda c: c["studies"]["cifar10_lenet"]["runs"]["lenet_high_lr"].update(betas=[0.9, 0.9]),
-         "runs/lenet_high_lr: optimizer 'sgd' does not use 'betas'"),
-        (lambda c: c["studies"]["mnist_cnn_sweeps"]["runs"]["augment"]["augment"]["color_jitter"].update(saturation=0.3),
-         "color_jitter: \\['saturation'\\] change nothing on one-channel images"),
+        (
+            lambda c: c["studies"]["mnist_cnn_sweeps"]["runs"]["base"].update(options={"dropout": True}),
+            "runs/base/options: model 'mnist_cnn' does not use option.*dropout",
+        ),
+        (
+            lambda c: c["studies"]["coco5_nets"]["runs"]["net1"].update(options={"pool": "avg"}),
+            "runs/net1/options: model 'net1' does not use option.*pool",
+        ),
+        (
+            lambda c: c["studies"]["coco5_nets"]["runs"]["net1"].update(options={"bnn": True}),
+            "Additional properties are not allowed \\('bnn'",
+        ),
+        (
+            lambda c: c["studies"]["coco5_nets"]["runs"]["net1"].update(momentum=0.9),
+            "runs/net1: optimizer 'adam' does not use 'momentum'",
+        ),
+        (
+            lambda c: c["studies"]["cifar10_lenet"]["runs"]["lenet_high_lr"].update(betas=[0.9, 0.9]),
+            "runs/lenet_high_lr: optimizer 'sgd' does not use 'betas'",
+        ),
+        (
+            lambda c: c["studies"]["mnist_cnn_sweeps"]["runs"]["augment"]["augment"]["color_jitter"].update(
+                saturation=0.3
+            ),
+            "color_jitter: \\['saturation'\\] change nothing on one-channel images",
+        ),
         (lambda c: c["studies"]["coco5_nets"].pop("source"), "'source' is a required property"),
-        (lambda c: c["studies"]["imagenette_lenet"].pop("reported_metric"), "'reported_metric' is a dependency of 'reported'"),
+        (
+            lambda c: c["studies"]["imagenette_lenet"].pop("reported_metric"),
+            "'reported_metric' is a dependency of 'reported'",
+        ),
         (lambda c: c["datasets"]["cifar10"].update(val_size=0), "val_size"),
     ],
-)  # fmt: skip
+)
 def test_switches_a_run_does_not_use_are_rejected_naming_the_key(demo, mutate, message):
     mutate(demo)
     with pytest.raises(cc.ConfigError, match=message):

@@ -34,7 +34,14 @@ def test_seed000_failures_pass_here():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{}, {"stride": 2, "padding": 1}, {"dilation": 2, "padding": "same"}, {"groups": 2, "stride": (1, 2)}, {"padding": (2, 0)}]
+    "kwargs",
+    [
+        {},
+        {"stride": 2, "padding": 1},
+        {"dilation": 2, "padding": "same"},
+        {"groups": 2, "stride": (1, 2)},
+        {"padding": (2, 0)},
+    ],
 )
 def test_unfold_function_passes_gradcheck(kwargs):
     g = torch.Generator().manual_seed(0)
@@ -57,7 +64,12 @@ def conv_settings(draw):
     w = draw(st.integers(dil[1] * (kw - 1) + 1, 12))
     n = draw(st.integers(1, 3))
     bias = draw(st.booleans())
-    return (n, cin, h, w), (cout, cin // groups, kh, kw), dict(stride=stride, padding=pad, dilation=dil, groups=groups), bias
+    return (
+        (n, cin, h, w),
+        (cout, cin // groups, kh, kw),
+        dict(stride=stride, padding=pad, dilation=dil, groups=groups),
+        bias,
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,7 +99,9 @@ def test_random_shapes_match_torch_forward_and_backward(setting, seed):
     torch.testing.assert_close(wu.grad, wt.grad)
 
 
-@pytest.mark.parametrize("fn", [conv2d_naive, conv2d_im2col, lambda x, w, **k: conv2d_unfold(torch.tensor(x), torch.tensor(w), **k)])
+@pytest.mark.parametrize(
+    "fn", [conv2d_naive, conv2d_im2col, lambda x, w, **k: conv2d_unfold(torch.tensor(x), torch.tensor(w), **k)]
+)
 def test_impossible_shapes_are_clear_errors(fn):
     x = np.zeros((1, 6, 5, 5))
     with pytest.raises(ConvShapeError, match="divisible by groups"):
@@ -152,7 +166,9 @@ def test_timing_table_has_ratios_measured_against_torch():
     assert (t.forward_s > 0).all()
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"stride": 2}, {"stride": (2, 3), "dilation": (2, 1)}, {"padding": 2, "dilation": 2}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"stride": 2}, {"stride": (2, 3), "dilation": (2, 1)}, {"padding": 2, "dilation": 2}]
+)
 def test_hand_written_fold_equals_torch_fold(kwargs):
     x_shape, w_shape = (2, 3, 13, 11), (4, 3, 3, 2)
     g = conv.geometry(x_shape, w_shape, **kwargs)

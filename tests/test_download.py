@@ -69,7 +69,14 @@ def test_prestaged_cache_copy_is_used(tmp_path, source):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "d.bin").write_bytes(data)
-    dest = fetch("http://127.0.0.1:9/d.bin", tmp_path / "out" / "d.bin", {"sha256": sha(data)}, cache_dir=str(cache), retries=1, log=lambda m: None)
+    dest = fetch(
+        "http://127.0.0.1:9/d.bin",
+        tmp_path / "out" / "d.bin",
+        {"sha256": sha(data)},
+        cache_dir=str(cache),
+        retries=1,
+        log=lambda m: None,
+    )
     assert dest.read_bytes() == data
 
 
@@ -85,7 +92,15 @@ def test_wrong_checksum_names_file_expected_hash_and_where_to_put_a_copy(tmp_pat
 
 def test_no_network_fails_after_retries_with_hint(tmp_path):
     with pytest.raises(DownloadError) as err:
-        fetch("http://127.0.0.1:9/f.bin", tmp_path / "f.bin", {"sha256": "1" * 64}, retries=2, backoff=0, timeout=2, log=lambda m: None)
+        fetch(
+            "http://127.0.0.1:9/f.bin",
+            tmp_path / "f.bin",
+            {"sha256": "1" * 64},
+            retries=2,
+            backoff=0,
+            timeout=2,
+            log=lambda m: None,
+        )
     msg = str(err.value)
     assert "after 2 attempts" in msg and "1" * 64 in msg and "put it at" in msg
 
@@ -133,7 +148,12 @@ def _tar_with(tmp_path, name, *, link=None):
 
 @pytest.mark.parametrize(
     "name,link,why",
-    [("../escape.txt", None, "outside"), ("/abs.txt", None, "absolute"), ("ok/link", "/etc/passwd", "link"), ("a/../../x", None, "outside")],
+    [
+        ("../escape.txt", None, "outside"),
+        ("/abs.txt", None, "absolute"),
+        ("ok/link", "/etc/passwd", "link"),
+        ("a/../../x", None, "outside"),
+    ],
 )
 def test_unsafe_tar_members_are_refused_before_writing(tmp_path, name, link, why):
     archive = _tar_with(tmp_path, name, link=link)

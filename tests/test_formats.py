@@ -5,10 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import shared
 
 from cnnstudy import datasets, demo_data, formats, prepare
 from cnnstudy.download import extract
-from conftest import shared
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,9 @@ def test_cifar_record_length_is_checked(tmp_path, twins):
     shutil.copytree(twins["cifar"], root)
     with open(root / "data_batch_3.bin", "ab") as f:
         f.write(b"\x00" * 10)
-    with pytest.raises(formats.FormatError, match="data_batch_3.bin.*not a multiple of the CIFAR-10 record length 3073"):
+    with pytest.raises(
+        formats.FormatError, match="data_batch_3.bin.*not a multiple of the CIFAR-10 record length 3073"
+    ):
         prepare.prepare_cifar10({"val_size": 10, "seed": 0}, root)
 
 

@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from cnnstudy import interpret
-from cnnstudy.models import build_model
 from cnnstudy.inputs import Normalizer
+from cnnstudy.models import build_model
 
 
 def test_cam_of_a_global_average_pooling_model_is_exact():

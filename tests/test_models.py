@@ -5,8 +5,15 @@ from torch import nn
 from cnnstudy.models import ARCHITECTURES, ModelConfigError, build_model, count_parameters
 
 SHAPES = {
-    "net1": (3, 64, 64), "net2": (3, 64, 64), "net3": (3, 64, 64), "lenet": (3, 32, 32), "vgg_cifar": (3, 32, 32),
-    "alexnet_like": (3, 224, 224), "nin": (3, 32, 32), "mnist_cnn": (1, 28, 28), "mnist_gp": (1, 48, 48),
+    "net1": (3, 64, 64),
+    "net2": (3, 64, 64),
+    "net3": (3, 64, 64),
+    "lenet": (3, 32, 32),
+    "vgg_cifar": (3, 32, 32),
+    "alexnet_like": (3, 224, 224),
+    "nin": (3, 32, 32),
+    "mnist_cnn": (1, 28, 28),
+    "mnist_gp": (1, 48, 48),
     "resnet18_tl": (3, 64, 64),
 }
 
@@ -70,9 +77,17 @@ def test_unknown_model_and_option_are_clear_errors():
 
 @pytest.mark.parametrize(
     "arch,option",
-    [("mnist_cnn", {"dropout": True}), ("net1", {"pool": "avg"}), ("net1", {"kernel": 4}), ("lenet", {"padding": 1}),
-     ("lenet", {"chain": 3}), ("resnet18_tl", {"bn": True}), ("resnet18_tl", {"dropout": True}), ("nin", {"kernel": 4})],
-)  # fmt: skip
+    [
+        ("mnist_cnn", {"dropout": True}),
+        ("net1", {"pool": "avg"}),
+        ("net1", {"kernel": 4}),
+        ("lenet", {"padding": 1}),
+        ("lenet", {"chain": 3}),
+        ("resnet18_tl", {"bn": True}),
+        ("resnet18_tl", {"dropout": True}),
+        ("nin", {"kernel": 4}),
+    ],
+)
 def test_an_option_the_architecture_does_not_use_is_an_error_not_a_no_op(arch, option):
     with pytest.raises(ModelConfigError, match=f"model '{arch}' does not use option.*{next(iter(option))}"):
         build_model(arch, SHAPES[arch], 5, **option)
@@ -91,7 +106,8 @@ def test_conv_impl_and_weights_only_where_the_model_uses_them():
 
 def test_every_default_option_changes_the_network_it_builds():
     """Each declared option is wired: flipping it from its default changes the module tree."""
-    from cnnstudy.architectures import ARCHITECTURES as SPECS, CHOICES
+    from cnnstudy.architectures import ARCHITECTURES as SPECS
+    from cnnstudy.architectures import CHOICES
 
     for arch, spec in SPECS.items():
         base = str(build_model(arch, SHAPES[arch], 5))
@@ -99,6 +115,8 @@ def test_every_default_option_changes_the_network_it_builds():
             other = not default if isinstance(default, bool) else next(c for c in CHOICES[name] if c != default)
             changed = build_model(arch, SHAPES[arch], 5, **{name: other})
             if name == "train_bn":  # same modules; what differs is which parameters learn
-                assert count_parameters(changed, trainable_only=True) != count_parameters(build_model(arch, SHAPES[arch], 5), trainable_only=True)
+                assert count_parameters(changed, trainable_only=True) != count_parameters(
+                    build_model(arch, SHAPES[arch], 5), trainable_only=True
+                )
             else:
                 assert str(changed) != base, (arch, name)

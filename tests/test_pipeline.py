@@ -11,7 +11,6 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -49,18 +48,39 @@ def demo_run(tmp_path_factory):
 def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
     work, cfg = demo_run
     res = work / "results"
-    for rel in [
-        "tables/runs.csv", "tables/curves.csv", "tables/confusion.csv", "tables/answers.csv",
-        "conv/cases.csv", "conv/timing.csv", "figures/conv/errors.png", "figures/conv/timing.png",
-        "notebooks/conv_tester.html", "figures/datasets/coco5_samples.png", "figures/datasets/coco5_card.png",
-        "figures/coco5_nets/curves_epoch.png", "figures/coco5_nets/curves_steps.png", "figures/coco5_nets/per_class_accuracy.png",
-        "datasets/coco5/manifest.csv", "datasets/coco5/data.pt",
-    ] + [f"figures/coco5_nets/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")] + [
-        f"figures/datasets/{d}_{kind}.png" for d in cfg["datasets"] for kind in ("samples", "card")
-    ] + [f"figures/{study}/{fig}.png" for study in cfg["studies"] for fig in ("curves_epoch", "ablation", "gradient_norms", "vs_reported")] + [
-        f"figures/{study}/interpret/{run}_seed0_{kind}.png"
-        for study, spec in cfg["studies"].items() for run in spec["runs"] for kind in ("attribution", "feature_maps", "filters")
-    ]:
+    for rel in (
+        [
+            "tables/runs.csv",
+            "tables/curves.csv",
+            "tables/confusion.csv",
+            "tables/answers.csv",
+            "conv/cases.csv",
+            "conv/timing.csv",
+            "figures/conv/errors.png",
+            "figures/conv/timing.png",
+            "notebooks/conv_tester.html",
+            "figures/datasets/coco5_samples.png",
+            "figures/datasets/coco5_card.png",
+            "figures/coco5_nets/curves_epoch.png",
+            "figures/coco5_nets/curves_steps.png",
+            "figures/coco5_nets/per_class_accuracy.png",
+            "datasets/coco5/manifest.csv",
+            "datasets/coco5/data.pt",
+        ]
+        + [f"figures/coco5_nets/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")]
+        + [f"figures/datasets/{d}_{kind}.png" for d in cfg["datasets"] for kind in ("samples", "card")]
+        + [
+            f"figures/{study}/{fig}.png"
+            for study in cfg["studies"]
+            for fig in ("curves_epoch", "ablation", "gradient_norms", "vs_reported")
+        ]
+        + [
+            f"figures/{study}/interpret/{run}_seed0_{kind}.png"
+            for study, spec in cfg["studies"].items()
+            for run in spec["runs"]
+            for kind in ("attribution", "feature_maps", "filters")
+        ]
+    ):
         assert (res / rel).stat().st_size > 0, rel
     runs = pd.read_csv(res / "tables" / "runs.csv")
     assert len(runs) == sum(len(s["runs"]) for s in cfg["studies"].values())
@@ -124,8 +144,13 @@ def test_killed_training_job_resumes_and_matches_the_uninterrupted_run(demo_run)
     shutil.rmtree(run)
     ckpt.unlink()
     target = str(run.relative_to(work) / "summary.json")
-    proc = subprocess.Popen([*SNAKEMAKE, target, "--cores", "1", "--configfile", "test.yaml"], cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, target, "--cores", "1", "--configfile", "test.yaml"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -172,7 +197,10 @@ def test_an_option_the_model_does_not_use_fails_the_dry_run_naming_the_key(tmp_p
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = smk(tmp_path, "-n", "--configfile", "bad.yaml", check=False)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "studies/mnist_cnn_sweeps/runs/base/options: model 'mnist_cnn' does not use option(s) ['dropout']" in out
+    assert (
+        proc.returncode != 0
+        and "studies/mnist_cnn_sweeps/runs/base/options: model 'mnist_cnn' does not use option(s) ['dropout']" in out
+    )
 
 
 def test_full_config_plans_every_study_offline(tmp_path):
@@ -185,14 +213,27 @@ def test_full_config_plans_every_study_offline(tmp_path):
     for model in ("net1", "net2", "net3"):
         for seed in range(5):
             assert f"results/runs/coco5_nets/{model}/seed{seed}/summary.json" in out
-    assert {s for s, _, _ in cc.runs(full)} == {"coco5_nets", "imagenette_lenet", "imagenette_resnet18", "cifar10_lenet_vgg", "mnist_cnn_sweeps", "mnist_varres_pooling", "cifar10_alexnet_nin"}
+    assert {s for s, _, _ in cc.runs(full)} == {
+        "coco5_nets",
+        "imagenette_lenet",
+        "imagenette_resnet18",
+        "cifar10_lenet_vgg",
+        "mnist_cnn_sweeps",
+        "mnist_varres_pooling",
+        "cifar10_alexnet_nin",
+    }
 
 
 def test_lint_and_format_are_clean():
-    lint = subprocess.run([*SNAKEMAKE, "--lint", "--configfile", "config/demo.yaml"], cwd=ROOT, capture_output=True, text=True)
+    lint = subprocess.run(
+        [*SNAKEMAKE, "--lint", "--configfile", "config/demo.yaml"], cwd=ROOT, capture_output=True, text=True
+    )
     assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr
+    for ruff in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([sys.executable, "-m", "ruff", *ruff], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):

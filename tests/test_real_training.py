@@ -1,10 +1,10 @@
 """A short training run on the real MNIST digits of ../shared/data (skipped when absent)."""
 
 import pytest
+from conftest import shared
 
 from cnnstudy import datasets, prepare
 from cnnstudy.train import train_run
-from conftest import shared
 
 
 @pytest.mark.slow
@@ -17,8 +17,18 @@ def test_seed003_cnn_reaches_95_percent_on_real_mnist_in_3_epochs(tmp_path):
     }
     splits, classes = prepare.prepare_mnist({"val_size": 0, "seed": 0}, files)  # all 5,000 digits train
     datasets.save(tmp_path / "mnist.pt", splits, classes)
-    cfg = dict(study="seed003", model="mnist_cnn", seed=0, arch="mnist_cnn", optimizer="adam", lr=1e-3,
-               batch_size=16, epochs=3, eval_every_steps=0, device="cpu")
+    cfg = dict(
+        study="seed003",
+        model="mnist_cnn",
+        seed=0,
+        arch="mnist_cnn",
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=16,
+        epochs=3,
+        eval_every_steps=0,
+        device="cpu",
+    )
     summary = train_run(cfg, tmp_path / "mnist.pt", tmp_path / "run", tmp_path / "ckpt.pt", log=lambda m: None)
     assert summary["parameters"] == 29066
     assert summary["final_val_accuracy"] >= 0.95  # on the 10,000 real test digits (val is test here)

@@ -6,7 +6,6 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT
 from test_pipeline import smk
 
@@ -34,8 +33,17 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
     proc = smk(
-        tmp_path, "results/tables/runs.csv", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "test.yaml",
-        "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+        tmp_path,
+        "results/tables/runs.csv",
+        "--profile",
+        str(ROOT / "profiles" / "slurm"),
+        "--configfile",
+        "test.yaml",
+        "--slurm-no-account",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
     )
     out = proc.stdout + proc.stderr
     assert "submitted with SLURM jobid" in out

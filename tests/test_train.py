@@ -27,9 +27,25 @@ def data_file(demo_coco, tmp_path_factory):
 
 
 def cfg(**kw) -> RunConfig:
-    base = dict(study="s", run="net1", seed=0, arch="net1", dataset="coco5", options={}, conv_impl="torch",
-                optimizer="adam", lr=2e-3, betas=(0.9, 0.99), batch_size=8, epochs=4, eval_every_steps=5,
-                eval_subset=500, eval_batch_size=512, device="cpu", deterministic=True)  # fmt: skip
+    base = dict(
+        study="s",
+        run="net1",
+        seed=0,
+        arch="net1",
+        dataset="coco5",
+        options={},
+        conv_impl="torch",
+        optimizer="adam",
+        lr=2e-3,
+        betas=(0.9, 0.99),
+        batch_size=8,
+        epochs=4,
+        eval_every_steps=5,
+        eval_subset=500,
+        eval_batch_size=512,
+        device="cpu",
+        deterministic=True,
+    )
     return RunConfig(**(base | kw))
 
 
@@ -115,7 +131,10 @@ def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, data_file, m
     monkeypatch.setattr(train, "training_code", lambda: "edited")
     logs = []
     run(tmp_path, "a", data_file, log=logs.append, epochs=2)
-    assert any("other training code; starting afresh" in m for m in logs) and sum(" epoch " in m and "/2" in m for m in logs) == 2
+    assert (
+        any("other training code; starting afresh" in m for m in logs)
+        and sum(" epoch " in m and "/2" in m for m in logs) == 2
+    )
 
 
 def test_normalizer_statistics_in_chunks_equal_the_direct_ones():
@@ -170,7 +189,9 @@ def test_truncated_checkpoint_is_reported_kept_aside_and_the_run_starts_afresh(t
     assert any(f"checkpoint {ckpt} is unreadable" in m and "starting afresh" in m for m in logs)
     assert (ckpt.parent / "last.pt.corrupt").exists()
     run(tmp_path, "fresh", data_file, epochs=3)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv"), pd.read_csv(tmp_path / "fresh" / "metrics.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "a" / "metrics.csv"), pd.read_csv(tmp_path / "fresh" / "metrics.csv")
+    )
 
 
 class _Payload:
@@ -204,12 +225,20 @@ train_run(cfg, sys.argv[2], sys.argv[3], sys.argv[4], log=lambda m: print(m, flu
 def test_sigkilled_training_process_resumes_exactly(tmp_path, data_file):
     """A real process killed mid-run (SIGKILL: no handler runs) resumes from its last epoch
     checkpoint and ends with the numbers of an uninterrupted run."""
-    kw = dict(augment={"hflip": True, "crop_padding": 2, "color_jitter": {"brightness": 0.2, "hue": 0.05}},
-              arch="lenet", run="lenet", options={"dropout": True}, epochs=25)  # fmt: skip
+    kw = dict(
+        augment={"hflip": True, "crop_padding": 2, "color_jitter": {"brightness": 0.2, "hue": 0.05}},
+        arch="lenet",
+        run="lenet",
+        options={"dropout": True},
+        epochs=25,
+    )
     out, ckpt = tmp_path / "killed", tmp_path / "killed" / "ckpt" / "last.pt"
     settings = json.dumps(dataclasses.asdict(cfg(**kw)))
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, settings, str(data_file), str(out), str(ckpt)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE, settings, str(data_file), str(out), str(ckpt)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)

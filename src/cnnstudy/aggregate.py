@@ -13,20 +13,48 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 RUN_COLUMNS = [
-    "study", "model", "seed", "status", "arch", "dataset", "epochs_run", "best_epoch",
-    "best_val_accuracy", "final_val_accuracy", "test_split", "test_accuracy", "chance_level", "parameters",
-    "trainable_parameters", "seconds", "device", "config_hash",
-]  # fmt: skip
+    "study",
+    "model",
+    "seed",
+    "status",
+    "arch",
+    "dataset",
+    "epochs_run",
+    "best_epoch",
+    "best_val_accuracy",
+    "final_val_accuracy",
+    "test_split",
+    "test_accuracy",
+    "chance_level",
+    "parameters",
+    "trainable_parameters",
+    "seconds",
+    "device",
+    "config_hash",
+]
 ANSWER_COLUMNS = [
-    "study", "question", "metric", "answer", "a", "b", "mean_a", "mean_b", "mean_difference",
-    "ci_low", "ci_high", "n", "verdict", "note",
-]  # fmt: skip
+    "study",
+    "question",
+    "metric",
+    "answer",
+    "a",
+    "b",
+    "mean_a",
+    "mean_b",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "n",
+    "verdict",
+    "note",
+]
 LEVEL = 0.95
 TEST_METRIC = ("test_accuracy", "test accuracy (best-val epoch)")
 VAL_METRIC = ("best_val_accuracy", "best val accuracy (chosen and reported on val)")
@@ -34,7 +62,7 @@ VAL_METRIC = ("best_val_accuracy", "best val accuracy (chosen and reported on va
 
 def runs_table(summary_files) -> pd.DataFrame:
     """One row per run from the runs' ``summary.json`` files."""
-    rows = [json.loads(open(f).read()) for f in summary_files]
+    rows = [json.loads(Path(f).read_text()) for f in summary_files]
     df = pd.DataFrame(rows)
     for col in RUN_COLUMNS:
         if col not in df:
@@ -112,9 +140,22 @@ def _note(iv: Interval) -> str:
 
 def _row(study, question, metric, answer, a, b, values, iv: Interval, verdict=None, note="") -> dict:
     mean = lambda r: float(values[r].mean()) if r in values else np.nan  # noqa: E731
-    return dict(study=study, question=question, metric=metric, answer=answer, a=a, b=b, mean_a=mean(a),
-                mean_b=mean(b), mean_difference=iv.mean, ci_low=iv.low, ci_high=iv.high, n=iv.n,
-                verdict=verdict or iv.verdict(), note="; ".join(filter(None, [_note(iv), note])))  # fmt: skip
+    return dict(
+        study=study,
+        question=question,
+        metric=metric,
+        answer=answer,
+        a=a,
+        b=b,
+        mean_a=mean(a),
+        mean_b=mean(b),
+        mean_difference=iv.mean,
+        ci_low=iv.low,
+        ci_high=iv.high,
+        n=iv.n,
+        verdict=verdict or iv.verdict(),
+        note="; ".join(filter(None, [_note(iv), note])),
+    )
 
 
 def _diverged_note(runs: pd.DataFrame, models) -> str:
@@ -139,16 +180,45 @@ def _ranking_rows(study, metric, values, runs) -> list:
     chain = order[0] + "".join(f" {link} {m}" for link, m in zip(links, order[1:]))
     note = _diverged_note(runs, order + list(runs.model.unique()))
     if len(order) == 1:
-        return [_row(study, "which model is best?", metric, order[0], order[0], "", values, mean_interval([]), "inconclusive", note)]
+        return [
+            _row(
+                study,
+                "which model is best?",
+                metric,
+                order[0],
+                order[0],
+                "",
+                values,
+                mean_interval([]),
+                "inconclusive",
+                note,
+            )
+        ]
     top = paired(values, order[0], order[1])
-    best = order[0] if links[0] == ">" else " or ".join(order[: 1 + next((i for i, s in enumerate(links) if s == ">"), len(links))])
+    best = (
+        order[0]
+        if links[0] == ">"
+        else " or ".join(order[: 1 + next((i for i, s in enumerate(links) if s == ">"), len(links))])
+    )
     verdict = "clear" if links[0] == ">" else "inconclusive"
-    rank_verdict = "clear" if all(s == ">" for s in links) else "inconclusive" if all(s == "≈" for s in links) else "partly tied"
+    rank_verdict = (
+        "clear" if all(s == ">" for s in links) else "inconclusive" if all(s == "≈" for s in links) else "partly tied"
+    )
     return [
         _row(study, "which model is best?", metric, best, order[0], order[1], values, top, verdict, note),
-        _row(study, "ranking ('≈': tied within the interval)", metric, chain, order[0], order[-1], values,
-             paired(values, order[0], order[-1]), rank_verdict, note),
-    ]  # fmt: skip
+        _row(
+            study,
+            "ranking ('≈': tied within the interval)",
+            metric,
+            chain,
+            order[0],
+            order[-1],
+            values,
+            paired(values, order[0], order[-1]),
+            rank_verdict,
+            note,
+        ),
+    ]
 
 
 def _hardest_class_rows(study, confusion: pd.DataFrame, split: str) -> list:
@@ -163,8 +233,20 @@ def _hardest_class_rows(study, confusion: pd.DataFrame, split: str) -> list:
         gap = paired(recall, order[1], order[0])
         verdict = "clear" if gap.verdict() == "better" else "inconclusive"
         answer = f"{order[0]} (recall {recall[order[0]].mean():.3f}; next {order[1]} {recall[order[1]].mean():.3f})"
-        rows.append(_row(study, f"which class is hardest for {model}?", f"{split} recall", answer, order[0], order[1],
-                         recall, gap, verdict, "mean_difference: recall of b minus a"))  # fmt: skip
+        rows.append(
+            _row(
+                study,
+                f"which class is hardest for {model}?",
+                f"{split} recall",
+                answer,
+                order[0],
+                order[1],
+                recall,
+                gap,
+                verdict,
+                "mean_difference: recall of b minus a",
+            )
+        )
     return rows
 
 
@@ -205,9 +287,32 @@ def versus_reported(runs: pd.DataFrame, studies: dict) -> pd.DataFrame:
             iv = mean_interval(r[r.status != "diverged"][column])
             diverged = int((r.status == "diverged").sum())
             inside = "n < 2: no interval" if iv.n < 2 else "yes" if iv.low <= claimed <= iv.high else "no"
-            rows.append(dict(study=study, model=model, reported=float(claimed), reported_metric=spec.get("reported_metric", ""),
-                             ours_mean=iv.mean, ci_low=iv.low, ci_high=iv.high, n=iv.n, our_metric=metric,
-                             diverged=diverged, reported_inside_ours=inside))  # fmt: skip
-    columns = ["study", "model", "reported", "reported_metric", "ours_mean", "ci_low", "ci_high", "n", "our_metric",
-               "diverged", "reported_inside_ours"]  # fmt: skip
+            rows.append(
+                dict(
+                    study=study,
+                    model=model,
+                    reported=float(claimed),
+                    reported_metric=spec.get("reported_metric", ""),
+                    ours_mean=iv.mean,
+                    ci_low=iv.low,
+                    ci_high=iv.high,
+                    n=iv.n,
+                    our_metric=metric,
+                    diverged=diverged,
+                    reported_inside_ours=inside,
+                )
+            )
+    columns = [
+        "study",
+        "model",
+        "reported",
+        "reported_metric",
+        "ours_mean",
+        "ci_low",
+        "ci_high",
+        "n",
+        "our_metric",
+        "diverged",
+        "reported_inside_ours",
+    ]
     return pd.DataFrame(rows, columns=columns)

@@ -66,7 +66,9 @@ def resolve_options(arch: str, options: dict) -> dict:
     for name, value in options.items():
         default = accepted[name]
         if name in CHOICES and value not in CHOICES[name]:
-            raise ModelConfigError(f"option {name!r} of model {arch!r} must be one of {list(CHOICES[name])}, got {value!r}")
+            raise ModelConfigError(
+                f"option {name!r} of model {arch!r} must be one of {list(CHOICES[name])}, got {value!r}"
+            )
         if type(value) is not type(default):
             raise ModelConfigError(
                 f"option {name!r} of model {arch!r} must be a {type(default).__name__}, got {value!r}"

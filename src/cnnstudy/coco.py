@@ -72,9 +72,7 @@ def dominant_class(coco, classes: list[str]) -> dict[int, int]:
     return {img_id: int(np.argmax(total)) for img_id, total in areas.items()}  # ties -> first class
 
 
-def select_images(
-    coco, classes: list[str], train_per_class: int, val_per_class: int, seed: int
-) -> pd.DataFrame:
+def select_images(coco, classes: list[str], train_per_class: int, val_per_class: int, seed: int) -> pd.DataFrame:
     """Seeded choice of train/val image ids per class from disjoint per-class pools."""
     owner = dominant_class(coco, classes)
     rng = np.random.default_rng(seed)

@@ -57,11 +57,15 @@ def check_references(config: dict) -> None:
     downloads = config.get("downloads", {})
     all_datasets = config.get("datasets", {})
     for name, ds in all_datasets.items():
-        refs = [(f"{part}/download", ds[part]["download"]) for part in ("annotations", "images", "archive") if part in ds]
+        refs = [
+            (f"{part}/download", ds[part]["download"]) for part in ("annotations", "images", "archive") if part in ds
+        ]
         refs += [(f"files/{k}", v) for k, v in ds.get("files", {}).items()]
         for where, ref in refs:
             if ref not in downloads:
-                raise ConfigError(f"datasets/{name}/{where} names {ref!r}, which is not under downloads: {sorted(downloads)}")
+                raise ConfigError(
+                    f"datasets/{name}/{where} names {ref!r}, which is not under downloads: {sorted(downloads)}"
+                )
         if ds["kind"] == "mnist_varres" and all_datasets.get(ds["source"], {}).get("kind") != "mnist":
             raise ConfigError(f"datasets/{name}/source is {ds['source']!r}, which is not a dataset of kind mnist")
     for sname, study in config.get("studies", {}).items():
@@ -175,7 +179,12 @@ def input_shape(config: dict, study: str, run: str) -> tuple[int, int, int]:
     kind = ds["kind"]
     if kind == "mnist_varres":
         ds = {**ds, "size": min(ds["sizes"])}
-    c, side = {"coco": (3, ds.get("size")), "cifar10": (3, 32), "mnist": (1, 28), "mnist_varres": (1, ds.get("size")),
-               "imagenette": (3, ds.get("size"))}[kind]
+    c, side = {
+        "coco": (3, ds.get("size")),
+        "cifar10": (3, 32),
+        "mnist": (1, 28),
+        "mnist_varres": (1, ds.get("size")),
+        "imagenette": (3, ds.get("size")),
+    }[kind]
     resize = (config["studies"][study]["runs"][run].get("input") or {}).get("resize")
     return (c, resize or side, resize or side)

@@ -87,16 +87,15 @@ def geometry(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1) -> Con
     hp, wp = h + pad[0] + pad[1], w + pad[2] + pad[3]
     if eff_h > hp or eff_w > wp:
         raise ConvShapeError(
-            f"kernel {kh}x{kw} with dilation {dilation} spans {eff_h}x{eff_w}, "
-            f"larger than the padded input {hp}x{wp}"
+            f"kernel {kh}x{kw} with dilation {dilation} spans {eff_h}x{eff_w}, larger than the padded input {hp}x{wp}"
         )
     ho, wo = (hp - eff_h) // stride[0] + 1, (wp - eff_w) // stride[1] + 1
     return ConvGeometry(n, c_in, h, w, c_out, kh, kw, stride, pad, dilation, groups, ho, wo)
 
 
 def _pad_np(x, g: ConvGeometry):
-    t, b, l, r = g.pad
-    return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r))) if any(g.pad) else x
+    top, bottom, left, right = g.pad
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(g.pad) else x
 
 
 # ----------------------------------------------------------------------------- 1. naive
@@ -175,8 +174,8 @@ def conv2d_im2col_backward(grad_out, cache):
                     i * dh : i * dh + sh * (g.ho - 1) + 1 : sh,
                     j * dw_ : j * dw_ + sw * (g.wo - 1) + 1 : sw,
                 ] += dcol[:, i, j]
-    t, b, l, r = g.pad
-    dx = dxp[:, :, t : hp - b, l : wp - r].transpose(1, 0, 2, 3)
+    top, bottom, left, right = g.pad
+    dx = dxp[:, :, top : hp - bottom, left : wp - right].transpose(1, 0, 2, 3)
     return dx, dw, db
 
 
@@ -191,7 +190,9 @@ def fold(cols: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
     out = cols.new_zeros(cols.shape[0], g.c_in, hp, wp)
     for i in range(g.kh):
         for j in range(g.kw):
-            out[:, :, i * dh : i * dh + sh * (g.ho - 1) + 1 : sh, j * dw : j * dw + sw * (g.wo - 1) + 1 : sw] += d[:, :, i, j]
+            out[:, :, i * dh : i * dh + sh * (g.ho - 1) + 1 : sh, j * dw : j * dw + sw * (g.wo - 1) + 1 : sw] += d[
+                :, :, i, j
+            ]
     return out
 
 

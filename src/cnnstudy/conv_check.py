@@ -50,7 +50,12 @@ CASES = [
     Case("padding_same_even", (2, 3, 10, 10), (4, 3, 4, 2), {"padding": "same"}),
     Case("padding_valid", (2, 3, 10, 10), (4, 3, 3, 3), {"padding": "valid"}),
     Case("rectangular_kernel", (2, 3, 14, 14), (4, 3, 2, 5)),
-    Case("everything", (2, 6, 19, 17), (9, 2, 3, 4), {"stride": (2, 1), "padding": (2, 1), "dilation": (1, 2), "groups": 3}),
+    Case(
+        "everything",
+        (2, 6, 19, 17),
+        (9, 2, 3, 4),
+        {"stride": (2, 1), "padding": (2, 1), "dilation": (1, 2), "groups": 3},
+    ),
 ]
 
 
@@ -62,7 +67,9 @@ def make_inputs(case: Case, seed: int = 0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(case.x).astype(dtype)
     w = rng.standard_normal(case.w).astype(dtype) / np.sqrt(np.prod(case.w[1:]))
-    b = {"random": rng.standard_normal(case.w[0]).astype(dtype), "zero": np.zeros(case.w[0], dtype), "none": None}[case.bias]
+    b = {"random": rng.standard_normal(case.w[0]).astype(dtype), "zero": np.zeros(case.w[0], dtype), "none": None}[
+        case.bias
+    ]
     return x, w, b
 
 
@@ -99,7 +106,13 @@ def check_case(case: Case, impl: str, seed: int = 0) -> dict:
         raise ValueError(f"unknown implementation {impl!r}; known: naive, im2col, unfold")
     tol = tolerance(x.dtype)
     ok = all(np.isnan(v) or v <= tol for v in errs.values())
-    return {"case": case.name, "implementation": impl, **{f"max_abs_error_{k}": v for k, v in errs.items()}, "tolerance": tol, "passed": ok}
+    return {
+        "case": case.name,
+        "implementation": impl,
+        **{f"max_abs_error_{k}": v for k, v in errs.items()},
+        "tolerance": tol,
+        "passed": ok,
+    }
 
 
 def sobel_case(impl: str) -> dict:
@@ -119,9 +132,14 @@ def sobel_case(impl: str) -> dict:
     torch_err = _err(F.conv2d(torch.tensor(img), torch.tensor(w)).numpy(), expected)
     tol = tolerance(np.float64)
     return {
-        "case": "known_filter_sobel", "implementation": impl, "max_abs_error_output": err,
-        "max_abs_error_grad_input": np.nan, "max_abs_error_grad_weight": np.nan, "max_abs_error_grad_bias": np.nan,
-        "tolerance": tol, "passed": err <= tol and torch_err <= tol,
+        "case": "known_filter_sobel",
+        "implementation": impl,
+        "max_abs_error_output": err,
+        "max_abs_error_grad_input": np.nan,
+        "max_abs_error_grad_weight": np.nan,
+        "max_abs_error_grad_bias": np.nan,
+        "tolerance": tol,
+        "passed": err <= tol and torch_err <= tol,
     }
 
 
@@ -183,6 +201,7 @@ def time_layer(shape, repeats: int = 5, impls=("im2col", "unfold", "torch"), see
             for t in (xt, wt, bt):
                 t.grad = None
             fn(xt, wt, bt, **kw).backward(g)
+
         return run
 
     fns = {
@@ -201,13 +220,16 @@ def time_layer(shape, repeats: int = 5, impls=("im2col", "unfold", "torch"), see
     rows = []
     for impl in impls:
         fb = tfb.get(impl)
-        rows.append({
-            "implementation": impl, "shape": "x".join(map(str, shape)),
-            "forward_s": float(np.median(tf[impl])),
-            "forward_backward_s": float(np.median(fb)) if fb is not None else np.nan,
-            "forward_ratio": float(np.median(tf[impl] / tf["torch"])),
-            "forward_backward_ratio": float(np.median(fb / tfb["torch"])) if fb is not None else np.nan,
-        })
+        rows.append(
+            {
+                "implementation": impl,
+                "shape": "x".join(map(str, shape)),
+                "forward_s": float(np.median(tf[impl])),
+                "forward_backward_s": float(np.median(fb)) if fb is not None else np.nan,
+                "forward_ratio": float(np.median(tf[impl] / tf["torch"])),
+                "forward_backward_ratio": float(np.median(fb / tfb["torch"])) if fb is not None else np.nan,
+            }
+        )
     return rows
 
 

@@ -178,17 +178,24 @@ TEN_CLASSES = [(shape, warm) for warm in (True, False) for shape in ("triangle",
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # 5x7 bitmaps of the digits 0-9 (rows top to bottom, 5 bits each)
 DIGITS = [
-    "01110 10001 10011 10101 11001 10001 01110", "00100 01100 00100 00100 00100 00100 01110",
-    "01110 10001 00001 00010 00100 01000 11111", "11111 00010 00100 00010 00001 10001 01110",
-    "00010 00110 01010 10010 11111 00010 00010", "11111 10000 11110 00001 00001 10001 01110",
-    "00110 01000 10000 11110 10001 10001 01110", "11111 00001 00010 00100 01000 01000 01000",
-    "01110 10001 10001 01110 10001 10001 01110", "01110 10001 10001 01111 00001 00010 01100",
+    "01110 10001 10011 10101 11001 10001 01110",
+    "00100 01100 00100 00100 00100 00100 01110",
+    "01110 10001 00001 00010 00100 01000 11111",
+    "11111 00010 00100 00010 00001 10001 01110",
+    "00010 00110 01010 10010 11111 00010 00010",
+    "11111 10000 11110 00001 00001 10001 01110",
+    "00110 01000 10000 11110 10001 10001 01110",
+    "11111 00001 00010 00100 01000 01000 01000",
+    "01110 10001 10001 01110 10001 10001 01110",
+    "01110 10001 10001 01111 00001 00010 01100",
 ]
 
 
 def _shape_image(rng, label: int, w: int, h: int) -> Image.Image:
     shape, warm = TEN_CLASSES[label]
-    img = Image.fromarray((rng.integers(0, 60, size=3) + rng.integers(0, 40, size=(h, w, 3))).clip(0, 255).astype(np.uint8))
+    img = Image.fromarray(
+        (rng.integers(0, 60, size=3) + rng.integers(0, 40, size=(h, w, 3))).clip(0, 255).astype(np.uint8)
+    )
     base = np.array([210, 90, 40]) if warm else np.array([40, 110, 210])
     color = tuple(int(v) for v in np.clip(base + rng.integers(-30, 31, size=3), 0, 255))
     r = rng.uniform(0.28, 0.42) * min(w, h)
@@ -213,13 +220,15 @@ def make_cifar10(out_dir, *, train_per_class: int = 30, test_per_class: int = 10
 
     def draw(per_class):
         labels = rng.permutation(np.repeat(np.arange(10), per_class))
-        x = np.stack([np.asarray(_shape_image(rng, int(l), 32, 32)).transpose(2, 0, 1) for l in labels])
+        x = np.stack([np.asarray(_shape_image(rng, int(label), 32, 32)).transpose(2, 0, 1) for label in labels])
         return x, labels
 
     xtr, ytr = draw(train_per_class)
     xte, yte = draw(test_per_class)
-    members = {f"cifar-10-batches-bin/data_batch_{i + 1}.bin": formats.cifar_binary_bytes(xb, yb)
-               for i, (xb, yb) in enumerate(zip(np.array_split(xtr, 5), np.array_split(ytr, 5)))}
+    members = {
+        f"cifar-10-batches-bin/data_batch_{i + 1}.bin": formats.cifar_binary_bytes(xb, yb)
+        for i, (xb, yb) in enumerate(zip(np.array_split(xtr, 5), np.array_split(ytr, 5)))
+    }
     members["cifar-10-batches-bin/test_batch.bin"] = formats.cifar_binary_bytes(xte, yte)
     members["cifar-10-batches-bin/batches.meta.txt"] = ("\n".join(CIFAR_NAMES) + "\n\n").encode()
     out = Path(out_dir)
@@ -237,7 +246,7 @@ def make_mnist(out_dir, *, train_per_class: int = 60, test_per_class: int = 20, 
     paths = {}
     for part, prefix, per_class in (("train", "train", train_per_class), ("test", "t10k", test_per_class)):
         labels = rng.permutation(np.repeat(np.arange(10), per_class)).astype(np.uint8)
-        images = np.stack([_digit_image(rng, int(l)) for l in labels])
+        images = np.stack([_digit_image(rng, int(label)) for label in labels])
         for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
             p = out / f"{prefix}-{kind}-ubyte.gz"
             p.write_bytes(formats.deterministic_gzip(formats.idx_bytes(arr)))

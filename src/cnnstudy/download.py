@@ -108,7 +108,9 @@ def _http_fetch(url: str, part: Path, timeout: float, log=print) -> None:
         if offset and not resumes:
             log(f"{part}: the server sent the whole file (HTTP {status}); restarting from zero")
         with open(part, "ab" if resumes else "wb") as out:
-            _copy_with_progress(resp, out, offset if resumes else 0, _content_length(resp, offset if resumes else 0), log)
+            _copy_with_progress(
+                resp, out, offset if resumes else 0, _content_length(resp, offset if resumes else 0), log
+            )
 
 
 def _content_length(resp, offset: int) -> int | None:
@@ -191,8 +193,7 @@ def fetch(
         raise DownloadError(
             f"checksum mismatch for {dest.name} from {url}: expected {algorithm} "
             f"{expected}, got {actual}. The file is corrupt or the config's checksum is "
-            f"wrong; fix downloads.<name>.{algorithm} in the config or replace the file. "
-            + _hint(dest, cache_dir)
+            f"wrong; fix downloads.<name>.{algorithm} in the config or replace the file. " + _hint(dest, cache_dir)
         )
     raise DownloadError(
         f"could not fetch {dest.name} from {url} after {retries} attempts "
@@ -276,7 +277,9 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
             raise UnsafeArchiveError(f"{archive} is neither a zip nor a tar archive")
     except (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
         shutil.rmtree(root_tmp, ignore_errors=True)
-        raise DownloadError(f"{archive} is corrupt ({type(exc).__name__}: {exc}); delete it and rerun to fetch it again") from exc
+        raise DownloadError(
+            f"{archive} is corrupt ({type(exc).__name__}: {exc}); delete it and rerun to fetch it again"
+        ) from exc
     except BaseException:
         shutil.rmtree(root_tmp, ignore_errors=True)
         raise

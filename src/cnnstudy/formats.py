@@ -63,7 +63,9 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = int(np.prod(dims)) * dtype.itemsize
     body = data[4 + 4 * ndim :]
     if len(body) != expected:
-        raise FormatError(f"{path}: idx header says {dims} ({expected} bytes) but {len(body)} bytes follow; file truncated")
+        raise FormatError(
+            f"{path}: idx header says {dims} ({expected} bytes) but {len(body)} bytes follow; file truncated"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import datasets
-from .models import Classifier, build_model
 from .inputs import input_pipeline
+from .models import Classifier, build_model
 from .runconfig import RunConfig
 
 

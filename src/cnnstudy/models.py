@@ -8,8 +8,8 @@ does not match its own 64x64 images.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 from torch import nn
@@ -207,7 +207,9 @@ def build_model(
     resolved = resolve_options(arch, options)
     spec = ARCHITECTURES[arch]
     if conv_impl != "torch" and not spec.hand_written_conv:
-        raise ModelConfigError(f"model {arch!r} uses torchvision's convolutions: conv_impl {conv_impl!r} would change nothing")
+        raise ModelConfigError(
+            f"model {arch!r} uses torchvision's convolutions: conv_impl {conv_impl!r} would change nothing"
+        )
     if weights and not spec.pretrained:
         raise ModelConfigError(f"model {arch!r} takes no pretrained weights")
     extra = {"weights": weights} if spec.pretrained else {}

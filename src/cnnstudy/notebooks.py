@@ -16,7 +16,12 @@ def execute_to_html(notebook, out_notebook, out_html, parameters: dict, kernel: 
 
     Path(out_notebook).parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(notebook), str(out_notebook), parameters=parameters, kernel_name=kernel, progress_bar=False, cwd=str(Path(out_notebook).parent)
+        str(notebook),
+        str(out_notebook),
+        parameters=parameters,
+        kernel_name=kernel,
+        progress_bar=False,
+        cwd=str(Path(out_notebook).parent),
     )
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(out_notebook), as_version=4))
     Path(out_html).write_text(offline_html(body))

@@ -59,8 +59,15 @@ def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str
     for ax, metric in zip(axes, ("loss", "accuracy")):
         if len(c):
             sns.lineplot(
-                data=c, x=x, y=metric, hue="model", style="split", errorbar=("pi", 100), ax=ax,
-                style_order=["train", "val"], marker="o" if scope == "epoch" else None,
+                data=c,
+                x=x,
+                y=metric,
+                hue="model",
+                style="split",
+                errorbar=("pi", 100),
+                ax=ax,
+                style_order=["train", "val"],
+                marker="o" if scope == "epoch" else None,
             )
         ax.set_title(f"{title} {metric} per {x}")
         if metric == "loss":
@@ -75,7 +82,9 @@ def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
     for ax, split in zip(axes[0], splits):
         c = confusion[confusion.split == split]
         order = list(dict.fromkeys(c.true))
-        m = c.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum").reindex(index=order, columns=order)
+        m = c.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum").reindex(
+            index=order, columns=order
+        )
         sns.heatmap(m, annot=len(order) <= 10, fmt="d", cmap="Blues", cbar=False, ax=ax)
         acc = np.trace(m.values) / max(1, m.values.sum())
         ax.set_title(f"{split} (accuracy {acc:.3f})")
@@ -99,10 +108,22 @@ def per_class(confusion: pd.DataFrame, path, title: str = ""):
 
 def conv_errors(cases: pd.DataFrame, path):
     cols = [c for c in cases.columns if c.startswith("max_abs_error_")]
-    long = cases.melt(id_vars=["case", "implementation"], value_vars=cols, var_name="quantity", value_name="error").dropna()
+    long = cases.melt(
+        id_vars=["case", "implementation"], value_vars=cols, var_name="quantity", value_name="error"
+    ).dropna()
     long["quantity"] = long.quantity.str.replace("max_abs_error_", "")
     long["error"] = long.error.clip(lower=1e-18)
-    g = sns.catplot(data=long, x="error", y="case", hue="implementation", col="quantity", kind="strip", height=6, aspect=0.55, log_scale=True)
+    g = sns.catplot(
+        data=long,
+        x="error",
+        y="case",
+        hue="implementation",
+        col="quantity",
+        kind="strip",
+        height=6,
+        aspect=0.55,
+        log_scale=True,
+    )
     for ax in g.axes.flat:
         ax.axvline(cases.tolerance.max(), color="red", lw=1, ls="--")
     g.figure.suptitle("max |error| against F.conv2d / autograd (red: tolerance)", y=1.02)
@@ -162,13 +183,20 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
             ax.plot(np.full(len(seeds), i + 0.15), seeds, ".", color="grey", alpha=0.7)
             n_div = int(((runs.model == m) & (runs.status == "diverged")).sum())
             if n_div:
-                ax.annotate(f"diverged x{n_div}", (i, 0.02), xycoords=("data", "axes fraction"), ha="center",
-                            color="tab:red", fontsize=8)  # fmt: skip
+                ax.annotate(
+                    f"diverged x{n_div}",
+                    (i, 0.02),
+                    xycoords=("data", "axes fraction"),
+                    ha="center",
+                    color="tab:red",
+                    fontsize=8,
+                )
         ax.axhline(runs.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
         ax.set_xticks(x, models, rotation=30, ha="right")
     ax.set_ylabel(metric)
     n = ok.groupby("model").seed.count()
-    ax.set_title(f"{title}\n{metric}: mean and 95% t interval over seeds (n = {n.min() if len(n) else 0}-{n.max() if len(n) else 0})", fontsize=10)
+    seeds = f"n = {n.min()}-{n.max()}" if len(n) else "no completed run"
+    ax.set_title(f"{title}\n{metric}: mean and 95% t interval over seeds ({seeds})", fontsize=10)
     ax.legend(fontsize=8)
     _save(fig, path)
 
@@ -186,8 +214,14 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
         ax.plot(x + 0.1, table.reported, "s", color="tab:red", label=f"reported: {table.reported_metric.iloc[0]}")
         for i, row in enumerate(table.itertuples()):
             if row.diverged:
-                ax.annotate(f"diverged x{row.diverged}", (i, 0.02), xycoords=("data", "axes fraction"), ha="center",
-                            color="tab:red", fontsize=8)  # fmt: skip
+                ax.annotate(
+                    f"diverged x{row.diverged}",
+                    (i, 0.02),
+                    xycoords=("data", "axes fraction"),
+                    ha="center",
+                    color="tab:red",
+                    fontsize=8,
+                )
         ax.set_xticks(x, table.model, rotation=30, ha="right")
         ax.legend(fontsize=8)
     else:

@@ -51,7 +51,9 @@ def prepare_mnist(spec: dict, files: dict):
         xi, yi = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if xi.ndim != 3 or yi.ndim != 1 or len(xi) != len(yi):
             raise PrepareError(f"MNIST {part}: images {xi.shape} and labels {yi.shape} do not match")
-    splits = carve_validation(arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64), spec["val_size"], spec["seed"])
+    splits = carve_validation(
+        arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64), spec["val_size"], spec["seed"]
+    )
     splits["test"] = (arrays["test_images"][:, None], arrays["test_labels"].astype(np.int64))
     return splits, [str(i) for i in range(10)]
 
@@ -92,4 +94,9 @@ def prepare_imagenette(spec: dict, root: str | Path):
     return splits, classes
 
 
-PREPARE = {"cifar10": prepare_cifar10, "mnist": prepare_mnist, "mnist_varres": prepare_mnist_varres, "imagenette": prepare_imagenette}
+PREPARE = {
+    "cifar10": prepare_cifar10,
+    "mnist": prepare_mnist,
+    "mnist_varres": prepare_mnist_varres,
+    "imagenette": prepare_imagenette,
+}

@@ -142,7 +142,9 @@ def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
         scheduler=make_scheduler(cfg, opt),
         order_gen=torch.Generator(device="cpu").manual_seed(cfg.seed),
         aug_gen=torch.Generator(device=device).manual_seed(cfg.seed + 1) if cfg.augment else None,
-        tracked=[(n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() > 1],
+        tracked=[
+            (n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() > 1
+        ],
     )
 
 
@@ -228,8 +230,15 @@ class EpochResult:
 
 
 def _row(scope, epoch, step, split, images, loss_sum, correct) -> dict:
-    return dict(scope=scope, epoch=epoch, step=step, split=split, images=images, loss=loss_sum / images,
-                accuracy=correct / images)  # fmt: skip
+    return dict(
+        scope=scope,
+        epoch=epoch,
+        step=step,
+        split=split,
+        images=images,
+        loss=loss_sum / images,
+        accuracy=correct / images,
+    )
 
 
 def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, val: Evaluation) -> EpochResult:
@@ -237,7 +246,9 @@ def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, va
     for mark in stats.marks:
         loss_sum, correct = mark.train_sums.tolist()
         history.metrics.append(_row("step", epoch, mark.step, "train", mark.train_images, loss_sum, correct))
-        val_row = _row("step", epoch, mark.step, "val", mark.val.images, float(mark.val.loss_sum), int(mark.val.correct))
+        val_row = _row(
+            "step", epoch, mark.step, "val", mark.val.images, float(mark.val.loss_sum), int(mark.val.correct)
+        )
         history.metrics.append(val_row)
         for depth, ((name, _), g) in enumerate(zip(t.tracked, mark.grad_norms.tolist())):
             history.grad_norms.append(dict(epoch=epoch, step=mark.step, depth=depth, layer=name, grad_norm=g))
@@ -393,18 +404,26 @@ def _confusion_rows(ident: dict, classes: list, matrices: dict) -> list:
 def write_outputs(o: RunOutcome, out_dir: Path, log) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     ident = {"study": o.cfg.study, "model": o.cfg.run, "seed": o.cfg.seed}
-    for name, rows, columns in (("metrics", o.history.metrics, METRIC_COLUMNS), ("grad_norms", o.history.grad_norms, GRAD_COLUMNS)):
-        pd.DataFrame([{**ident, **r} for r in rows], columns=[*ident, *columns]).to_csv(out_dir / f"{name}.csv", index=False)
+    for name, rows, columns in (
+        ("metrics", o.history.metrics, METRIC_COLUMNS),
+        ("grad_norms", o.history.grad_norms, GRAD_COLUMNS),
+    ):
+        pd.DataFrame([{**ident, **r} for r in rows], columns=[*ident, *columns]).to_csv(
+            out_dir / f"{name}.csv", index=False
+        )
     test = _test_evaluation(o)
     matrices = dict(o.best.confusion or {})
     if test is not None:
         matrices["test"] = test.confusion.cpu()
     rows = _confusion_rows(ident, o.data.classes, matrices)
-    pd.DataFrame(rows, columns=[*ident, "split", "true", "predicted", "count"]).to_csv(out_dir / "confusion.csv", index=False)
+    pd.DataFrame(rows, columns=[*ident, "split", "true", "predicted", "count"]).to_csv(
+        out_dir / "confusion.csv", index=False
+    )
     torch.save(o.best.state if o.best.state is not None else o.trainer.model.state_dict(), out_dir / "best_model.pt")
     summary = {**ident, **_summary(o, test)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
-    log(f"{o.status}: best val accuracy {summary['best_val_accuracy']} at epoch {o.best.epoch}; test accuracy {summary['test_accuracy']}")
+    best, test_accuracy = summary["best_val_accuracy"], summary["test_accuracy"]
+    log(f"{o.status}: best val accuracy {best} at epoch {o.best.epoch}; test accuracy {test_accuracy}")
     return summary
 
 
@@ -427,7 +446,9 @@ def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
         "trainable_parameters": count_parameters(model, trainable_only=True),
         "seconds": round(o.seconds, 3),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "config_hash": o.cfg.digest(),
         "code_sha256": o.resume_key["training code"],
         "data_sha256": o.data.sha256,  # recomputed from the bytes trained on, and equal to the stored ones

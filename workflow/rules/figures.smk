@@ -86,7 +86,6 @@ rule study_figures:
 
 
 rule interpret:
-    """Feature maps, first-layer filters, CAM / Grad-CAM and guided backpropagation of a run."""
     input:
         model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
         data=dataset_of_study,
@@ -123,6 +122,9 @@ rule interpret:
         ),
     log:
         f"{RESULTS}/logs/figures/{{study}}_{{model}}_seed{{seed}}_interpret.log",
+    """Feature maps, first-layer filters, CAM / Grad-CAM and guided backpropagation of a run."""
+    group:
+        "interpret"
     conda:
         "../../envs/torch.yaml"
     params:

@@ -23,8 +23,9 @@ rule train:
     threads: train_resources("cpus")
     resources:
         gpu=train_resources("gpus"),
-        mem_mb=train_resources("mem_mb"),
-        runtime=train_resources("runtime"),
+        # a retry (out of memory, time limit) asks for more of both
+        mem_mb=lambda wc, attempt: train_resources("mem_mb") * attempt,
+        runtime=lambda wc, attempt: train_resources("runtime") * attempt,
     params:
         run=run_params,
         # not an output: Snakemake would delete it when a killed job is rerun

@@ -1,4 +1,3 @@
-
 from cnnstudy import aggregate, plots
 from cnnstudy.logs import script_log
 
