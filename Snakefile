@@ -16,9 +16,10 @@ include: "workflow/rules/conv.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/performance.smk"
 
 
-report: "workflow/report/workflow.rst"
+report: front_page()
 
 
 # Light rules run where Snakemake runs, never as cluster jobs: downloads need the internet a
@@ -40,6 +41,7 @@ localrules:
     conv_figures,
     conv_notebook,
     study_notebook,
+    front_page,
 
 
 rule all:

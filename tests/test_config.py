@@ -20,7 +20,7 @@ def test_shipped_configs_validate_and_plan_the_coco5_study():
     }
     r = cc.run_config(full, "coco5_nets", "net1", 0)
     assert r.lr == 0.001 and r.betas == (0.9, 0.99) and r.batch_size == 4 and r.epochs == 15
-    assert r.eval_batch_size == 512 and r.eval_subset == 500  # defaults from the schema
+    assert r.eval_batch_size == 64 and r.eval_subset == 500  # defaults from the schema
     cc.load(ROOT / "config" / "demo.yaml")
 
 

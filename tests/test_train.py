@@ -253,3 +253,20 @@ def test_sigkilled_training_process_resumes_exactly(tmp_path, data_file):
     assert resumed and int(resumed[0].rsplit(" ", 1)[1]) < 25
     run(tmp_path, "full", data_file, **kw)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "metrics.csv"), pd.read_csv(out / "metrics.csv"))
+
+
+def test_step_marks_score_a_fixed_validation_subset_or_none(tmp_path, data_file):
+    run(tmp_path, "sub", data_file, epochs=2, eval_subset=16)
+    m = pd.read_csv(tmp_path / "sub" / "metrics.csv")
+    step_val = m[(m.scope == "step") & (m.split == "val")]
+    assert len(step_val) and (step_val.images == 16).all()
+    assert (m[(m.scope == "epoch") & (m.split == "val")].images == 40).all()  # the whole split every epoch
+    run(tmp_path, "none", data_file, epochs=2, eval_subset=0)
+    m = pd.read_csv(tmp_path / "none" / "metrics.csv")
+    assert m[m.scope == "step"].split.unique().tolist() == ["train"]
+
+
+def test_bf16_autocast_is_a_recorded_setting_and_still_learns(tmp_path, data_file):
+    s = run(tmp_path, "bf16", data_file, epochs=4, precision="bf16", deterministic=False)
+    assert s["precision"] == "bf16" and s["best_val_accuracy"] > 0.5
+    assert run(tmp_path, "fp32", data_file, epochs=1)["precision"] == "fp32"  # auto on CPU

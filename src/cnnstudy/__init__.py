@@ -22,6 +22,8 @@ STAGE_ENTRIES = {
     "figures": ["plots", "datasets", "logs"],
     "notebooks": ["notebooks", "conv_check", "aggregate", "logs"],
     "interpret": ["interpret", "plots", "logs"],
+    "performance": ["projection", "plots", "logs"],
+    "report": ["front_page", "aggregate", "logs"],
 }
 
 

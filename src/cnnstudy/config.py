@@ -154,7 +154,7 @@ def run_config(config: dict, study: str, run: str, seed: int) -> RunConfig:
     """The resolved settings of one run: study training block, overridden by the run's keys."""
     s = config["studies"][study]
     r = s["runs"][run]
-    training = {"device": config["device"], "deterministic": config["deterministic"]}
+    training = {key: config[key] for key in ("device", "deterministic", "precision")}
     training.update(copy.deepcopy(s.get("training", {})))
     training.update({k: copy.deepcopy(v) for k, v in r.items() if k in TRAINING_KEYS})
     if training.get("betas") is not None:

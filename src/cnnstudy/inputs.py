@@ -31,16 +31,22 @@ class Normalizer(torch.nn.Module):
         std = ((s[1] - n * mean.square()) / max(n - 1, 1)).clamp_min(0).sqrt()
         self.register_buffer("mean", mean.float().view(1, -1, 1, 1))
         self.register_buffer("std", std.float().clamp_min(1e-3).view(1, -1, 1, 1))
+        # (x - mean) / std as one multiply-add, for uint8 input and for input in [0, 1]
+        self.register_buffer("shift", -self.mean / self.std)
+        self.register_buffer("scale", 1 / self.std)
+        self.register_buffer("scale_u8", 1 / (255 * self.std))
         self.resize = resize
+        self.channels_last = False  # set on CUDA, where cuDNN prefers NHWC
 
     def forward(self, x_u8, aug_cfg=None, gen=None):
-        x = x_u8.float().div_(255)
         if aug_cfg:
-            x = augment.augment_batch(x, aug_cfg, gen)
-        x = (x - self.mean) / self.std
+            x = augment.augment_batch(x_u8.float().div_(255), aug_cfg, gen)
+            x = torch.addcmul(self.shift, x, self.scale)
+        else:
+            x = torch.addcmul(self.shift, x_u8.float(), self.scale_u8)
         if self.resize and x.shape[-1] != self.resize:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", antialias=True, align_corners=False)
-        return x
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
 def input_pipeline(train_split: dict, resize: int | None) -> tuple[Normalizer, tuple[int, int, int]]:
@@ -115,14 +121,16 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate(model, norm, split: DeviceSplit, num_classes: int) -> Evaluation:
+def evaluate(model, norm, split: DeviceSplit, num_classes: int, bf16: bool = False) -> Evaluation:
     model.eval()
+    device = split.x.device
     loss = torch.zeros((), device=split.x.device)
     conf = torch.zeros(num_classes * num_classes, dtype=torch.long, device=split.x.device)
     for start, end, size in split.bounds:
-        out = model(norm(take_batch(split.x, split.order, start, end, size)))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(norm(take_batch(split.x, split.order, start, end, size)))
         yb = split.y[split.order[start:end]]
-        loss += F.cross_entropy(out, yb, reduction="sum")
+        loss += F.cross_entropy(out.float(), yb, reduction="sum")
         conf.index_add_(0, yb * num_classes + out.argmax(1), torch.ones_like(yb))  # bincount would sync
     conf = conf.view(num_classes, num_classes)
     return Evaluation(loss, conf.diagonal().sum(), conf, len(split))

@@ -289,3 +289,20 @@ def filters(weight: torch.Tensor, path, title: str = "", max_filters: int = 64):
         _show(axes[i // cols, i % cols], f)
     fig.suptitle(f"{title} first-layer filters ({n} of {len(weight)})", fontsize=9)
     _save(fig, path)
+
+
+def grid_projection(table: pd.DataFrame, path, title: str = ""):
+    """Projected hours per study of the whole grid (every run, every seed) on one device, and
+    each run's measured training throughput."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.5, 0.25 * len(table) + 1)))
+    hours = table.groupby("study", sort=False).seconds.sum() / 3600
+    left.barh(hours.index[::-1], hours.values[::-1], color="tab:blue")
+    left.set_xlabel("projected hours, all runs and seeds")
+    left.set_title(f"total {hours.sum():.2f} h on {table.device.iloc[0]}", fontsize=10)
+    labels = table.study + " / " + table.run
+    right.barh(labels[::-1], table.train_images_per_second[::-1], color="tab:green")
+    right.set_xscale("log")
+    right.set_xlabel("training images per second (measured, log scale)")
+    right.tick_params(axis="y", labelsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

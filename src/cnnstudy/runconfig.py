@@ -32,6 +32,7 @@ class RunConfig:
     eval_batch_size: int
     device: str
     deterministic: bool
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 elsewhere
     betas: tuple | None = None  # None: the optimizer's own default
     momentum: float | None = None
     weight_decay: float = 0.0

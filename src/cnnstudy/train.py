@@ -49,20 +49,31 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed every generator; ``deterministic`` forbids nondeterministic kernels (bitwise
+    repeatable on CPU), else cuDNN may pick the fastest algorithm per shape."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
 
 
-def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto``: bf16 autocast on CUDA (tensor cores), fp32 elsewhere."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return precision
+
+
+def make_optimizer(cfg: RunConfig, params: list) -> torch.optim.Optimizer:
+    # fused kernels: one launch for all parameters instead of several per tensor
+    fused = {"fused": True} if params and params[0].device.type in ("cpu", "cuda") else {}
     if cfg.optimizer == "adam":
         betas = {"betas": tuple(cfg.betas)} if cfg.betas else {}
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **betas)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum or 0.0, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **betas, **fused)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum or 0.0, weight_decay=cfg.weight_decay, **fused)
 
 
 def make_scheduler(cfg: RunConfig, opt):
@@ -82,7 +93,7 @@ class RunData:
     train_y: torch.Tensor
     train_sizes: torch.Tensor | None  # variable resolution: batches hold one size
     val: DeviceSplit
-    val_marks: DeviceSplit
+    val_marks: DeviceSplit | None  # None: no validation at the marks
     test: dict | None
     sha256: dict
     train_split: dict  # host copy, for the normalizer statistics
@@ -97,6 +108,7 @@ def load_run_data(cfg: RunConfig, data_path, device) -> RunData:
     subset = torch.randperm(n_val, generator=torch.Generator().manual_seed(cfg.seed))[: cfg.eval_subset].sort().values
     val = device_split(splits["val"], device, cfg.eval_batch_size)
     marks = val if cfg.eval_subset >= n_val else device_split(splits["val"], device, cfg.eval_batch_size, subset)
+    marks = marks if cfg.eval_subset else None
     train = splits["train"]
     return RunData(
         classes=data["classes"],
@@ -123,6 +135,7 @@ class Trainer:
     order_gen: torch.Generator  # batch order (host)
     aug_gen: torch.Generator | None  # augmentation draws (device)
     tracked: list  # (name, weight) whose gradient norms are recorded
+    bf16: bool = False  # autocast forward passes to bfloat16
     step: int = 0
 
 
@@ -132,6 +145,9 @@ def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
     model = build_model(
         cfg.arch, in_shape, len(data.classes), conv_impl=cfg.conv_impl, weights=cfg.weights, **cfg.options
     ).to(device)
+    if device.type == "cuda":  # cuDNN's fastest convolutions want NHWC
+        model = model.to(memory_format=torch.channels_last)
+        norm.channels_last = True
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(cfg, params)
     return Trainer(
@@ -145,6 +161,7 @@ def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
         tracked=[
             (n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() > 1
         ],
+        bf16=resolve_precision(cfg.precision, device) == "bf16",
     )
 
 
@@ -163,7 +180,7 @@ class StepMark:
     step: int
     train_sums: torch.Tensor  # loss sum and correct count since the previous mark
     train_images: int
-    val: Evaluation  # on the fixed validation subset
+    val: Evaluation | None  # on the fixed validation subset (None: eval_subset 0)
     grad_norms: torch.Tensor
 
 
@@ -175,11 +192,29 @@ class EpochStats:
     marks: list = field(default_factory=list)
 
 
+@dataclass
+class EpochRecord:
+    """What each step leaves on the device: one loss and its predictions, written into
+    buffers (two small ops a step); sums, windows and the confusion matrix come from them."""
+
+    labels: torch.Tensor  # the epoch's labels in batch order
+    preds: torch.Tensor
+    losses: torch.Tensor  # mean loss of each step
+    sizes: torch.Tensor  # images of each step
+
+    def sums(self, steps: slice, images: slice) -> torch.Tensor:
+        """Loss sum and correct count over ``steps`` (whose images are ``images``)."""
+        loss = (self.losses[steps] * self.sizes[steps]).sum()
+        return torch.stack([loss, (self.preds[images] == self.labels[images]).sum().float()])
+
+
 def _mark(t: Trainer, data: RunData, window: torch.Tensor, images: int) -> StepMark:
     norms = torch.stack([p.grad.norm() if p.grad is not None else p.new_zeros(()) for _, p in t.tracked])
-    val = evaluate(t.model, t.norm, data.val_marks, len(data.classes))
+    if data.val_marks is None:  # eval_subset 0: training windows only
+        return StepMark(t.step, window, images, None, norms)
+    val = evaluate(t.model, t.norm, data.val_marks, len(data.classes), t.bf16)
     _set_train_mode(t.model)
-    return StepMark(t.step, window.clone(), images, val, norms)
+    return StepMark(t.step, window, images, val, norms)
 
 
 def train_one_epoch(t: Trainer, data: RunData) -> EpochStats:
@@ -187,29 +222,28 @@ def train_one_epoch(t: Trainer, data: RunData) -> EpochStats:
     _set_train_mode(t.model)
     order, bounds = batch_plan(len(data.train_y), t.cfg.batch_size, t.order_gen, data.train_sizes)
     order = order.to(device)  # one transfer per epoch; batches are slices of it
-    stats = EpochStats(torch.zeros(2, device=device), torch.zeros(k * k, dtype=torch.long, device=device))
-    window, window_images = torch.zeros(2, device=device), 0
-    for start, end, size in bounds:
-        yb = data.train_y[order[start:end]]
-        out = t.model(t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen))
-        loss = F.cross_entropy(out, yb)
+    labels = data.train_y[order]
+    sizes = torch.tensor([end - start for start, end, _ in bounds], dtype=torch.float32).to(device)
+    rec = EpochRecord(labels, torch.empty_like(labels), torch.empty(len(bounds), device=device), sizes)
+    marks, window_step, window_image = [], 0, 0
+    for i, (start, end, size) in enumerate(bounds):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=t.bf16):
+            out = t.model(t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen))
+            loss = F.cross_entropy(out, labels[start:end])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         t.optimizer.step()
         t.step += 1
-        with torch.no_grad():
-            pred = out.argmax(1)
-            batch = torch.stack([loss.detach() * (end - start), (pred == yb).sum().float()])
-            stats.sums += batch
-            window += batch
-            stats.confusion.index_add_(0, yb * k + pred, torch.ones_like(yb))
-        stats.images += end - start
-        window_images += end - start
+        rec.losses[i] = loss.detach()
+        rec.preds[start:end] = out.detach().argmax(1)
         if every and t.step % every == 0:
-            stats.marks.append(_mark(t, data, window, window_images))
-            window.zero_()
-            window_images = 0
-    return stats
+            window = rec.sums(slice(window_step, i + 1), slice(window_image, end))
+            marks.append(_mark(t, data, window, end - window_image))
+            window_step, window_image = i + 1, end
+    confusion = torch.zeros(k * k, dtype=torch.long, device=device).index_add_(
+        0, labels * k + rec.preds, torch.ones_like(labels)
+    )  # bincount would sync
+    return EpochStats(rec.sums(slice(None), slice(None)), confusion, len(labels), marks)
 
 
 @dataclass
@@ -246,10 +280,9 @@ def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, va
     for mark in stats.marks:
         loss_sum, correct = mark.train_sums.tolist()
         history.metrics.append(_row("step", epoch, mark.step, "train", mark.train_images, loss_sum, correct))
-        val_row = _row(
-            "step", epoch, mark.step, "val", mark.val.images, float(mark.val.loss_sum), int(mark.val.correct)
-        )
-        history.metrics.append(val_row)
+        if mark.val is not None:
+            v = mark.val
+            history.metrics.append(_row("step", epoch, mark.step, "val", v.images, float(v.loss_sum), int(v.correct)))
         for depth, ((name, _), g) in enumerate(zip(t.tracked, mark.grad_norms.tolist())):
             history.grad_norms.append(dict(epoch=epoch, step=mark.step, depth=depth, layer=name, grad_norm=g))
     loss_sum, correct = stats.sums.tolist()
@@ -352,7 +385,7 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print) ->
         stats = train_one_epoch(t, data)
         if t.scheduler is not None:
             t.scheduler.step()
-        val = evaluate(t.model, t.norm, data.val, len(data.classes))
+        val = evaluate(t.model, t.norm, data.val, len(data.classes), t.bf16)
         result = record_epoch(history, epoch, t, stats, val)
         seconds.append(time.time() - tick)
         log(_progress(cfg, epoch, t.step, result, seconds))
@@ -388,7 +421,7 @@ def _test_evaluation(o: RunOutcome) -> Evaluation | None:
     o.trainer.model.load_state_dict(o.best.state)
     device = o.data.train_x.device
     split = device_split(o.data.test, device, o.cfg.eval_batch_size)
-    return evaluate(o.trainer.model, o.trainer.norm, split, len(o.data.classes))
+    return evaluate(o.trainer.model, o.trainer.norm, split, len(o.data.classes), o.trainer.bf16)
 
 
 def _confusion_rows(ident: dict, classes: list, matrices: dict) -> list:
@@ -446,6 +479,7 @@ def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
         "trainable_parameters": count_parameters(model, trainable_only=True),
         "seconds": round(o.seconds, 3),
         "device": str(device),
+        "precision": "bf16" if o.trainer.bf16 else "fp32",
         "device_name": torch.cuda.get_device_name(device)
         if device.type == "cuda"
         else platform.processor() or platform.machine(),

@@ -8,13 +8,14 @@ rule aggregate:
         metrics=run_outputs("metrics.csv"),
         confusion=run_outputs("confusion.csv"),
         grad_norms=run_outputs("grad_norms.csv"),
-        code=code_of("aggregate"),
+        code=code_of("report"),
     output:
-        runs=report(
-            f"{RESULTS}/tables/runs.csv",
+        runs=f"{RESULTS}/tables/runs.csv",
+        runs_html=report(
+            f"{RESULTS}/tables/runs.html",
             caption="../report/runs_table.rst",
             category="Tables",
-            labels={"table": "runs"},
+            labels={"table": "runs (sortable)"},
         ),
         curves=f"{RESULTS}/tables/curves.csv",
         confusion=f"{RESULTS}/tables/confusion.csv",
@@ -57,19 +58,21 @@ rule answers:
     input:
         runs=f"{RESULTS}/tables/runs.csv",
         confusion=f"{RESULTS}/tables/confusion.csv",
-        code=code_of("aggregate"),
+        code=code_of("report"),
     output:
-        answers=report(
-            f"{RESULTS}/tables/answers.csv",
+        answers=f"{RESULTS}/tables/answers.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        answers_html=report(
+            f"{RESULTS}/tables/answers.html",
             caption="../report/answers.rst",
             category="Tables",
-            labels={"table": "answers"},
+            labels={"table": "answers (sortable)"},
         ),
-        reported=report(
-            f"{RESULTS}/tables/vs_reported.csv",
+        reported_html=report(
+            f"{RESULTS}/tables/vs_reported.html",
             caption="../report/vs_reported.rst",
             category="Tables",
-            labels={"table": "ours vs reported"},
+            labels={"table": "ours vs reported (sortable)"},
         ),
     log:
         f"{RESULTS}/logs/answers.log",
@@ -79,3 +82,27 @@ rule answers:
         studies={s: config["studies"][s] for s in STUDIES},
     script:
         "../scripts/answers.py"
+
+
+rule front_page:
+    """The report's first page: per study, title, source, answers with intervals, ours vs the report's."""
+    input:
+        intro=workflow.source_path("../report/workflow.rst"),
+        runs=f"{RESULTS}/tables/runs.csv",
+        answers=f"{RESULTS}/tables/answers.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        code=code_of("report"),
+    output:
+        FRONT_PAGE,
+    log:
+        f"{RESULTS}/logs/front_page.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        studies={
+            s: {k: config["studies"][s].get(k, "") for k in ("title", "source")}
+            for s in STUDIES
+        },
+        demo=bool(config["demo_sources"]),
+    script:
+        "../scripts/front_page.py"

@@ -24,11 +24,19 @@ min_version("9.0")
 study_config.validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 RESULTS = study_config.RESULTS
+FRONT_PAGE = f"{RESULTS}/report/front_page.rst"
 RUNS = study_config.runs(config)
 STUDIES = list(config["studies"])
 DATASETS = list(config["datasets"])
 COCO_DATASETS = [n for n, d in config["datasets"].items() if d["kind"] == "coco"]
 OTHER_DATASETS = [n for n in DATASETS if n not in COCO_DATASETS]
+
+
+def front_page():
+    """The report's first page: the results once the front_page rule wrote them, else the
+    static description of the pipeline."""
+    built = Path(FRONT_PAGE)
+    return str(built.resolve()) if built.exists() else "workflow/report/workflow.rst"
 
 
 def code_of(stage):
@@ -143,6 +151,8 @@ def all_targets():
         f"{RESULTS}/figures/conv/errors.png",
         f"{RESULTS}/figures/conv/timing.png",
         f"{RESULTS}/notebooks/conv_tester.html",
+        f"{RESULTS}/performance/projection.csv",
+        FRONT_PAGE,
     ]
     targets += [f"{RESULTS}/figures/datasets/{d}_samples.png" for d in DATASETS]
     targets += [f"{RESULTS}/figures/datasets/{d}_card.png" for d in DATASETS]

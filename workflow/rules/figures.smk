@@ -86,6 +86,7 @@ rule study_figures:
 
 
 rule interpret:
+    """Feature maps, first-layer filters, CAM / Grad-CAM and guided backpropagation of a run."""
     input:
         model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
         data=dataset_of_study,
@@ -122,7 +123,6 @@ rule interpret:
         ),
     log:
         f"{RESULTS}/logs/figures/{{study}}_{{model}}_seed{{seed}}_interpret.log",
-    """Feature maps, first-layer filters, CAM / Grad-CAM and guided backpropagation of a run."""
     group:
         "interpret"
     conda:

@@ -1,0 +1,223 @@
+"""The reports' training loop re-created beside ours, per epoch, measured side by side in one run.
+
+Same model, data, hyper-parameters and evaluation cadence on both sides:
+
+- ``coco5`` (seed 002): net1, 7,500 train / 2,500 val RGB images of 64x64, 5 classes, batch 4,
+  Adam (1e-3, betas 0.9/0.99); training loss and accuracy every 100 steps, validation every epoch.
+- ``cifar10``: LeNet, 45,000 train / 5,000 val RGB images of 32x32, 10 classes, batch 64, Adam 1e-3.
+
+The reports' loop is seed 002's ``train()``: images as JPEG files (as its subset was saved)
+read by PIL through a ``DataLoader`` (``ToTensor``), ``.item()`` after every step, softmax
+then argmax, a Python loop over the batch to fill the confusion matrices, and validation with
+autograd on, as written. Ours is ``cnnstudy.train.train_one_epoch`` + ``evaluate`` + the
+epoch's host sync, timed twice: with the reports' cadence (training windows every 100 steps,
+validation every epoch: ``eval_subset: 0``) and with the study's (a 500-image validation
+subset also scored at every mark: more work than the reports' loop does). A third line times
+the floor: the bare forward, backward and optimizer steps on a ready batch.
+Images are random: the time does not depend on the pixels. Each round times one epoch of each
+loop, alternating, and the ratio is taken within the round (a drifting machine affects both).
+
+    python benchmarks/train_benchmark.py [--rounds 3] [--settings coco5 cifar10] [--scale 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from cnnstudy import datasets
+from cnnstudy.inputs import evaluate
+from cnnstudy.models import build_model
+from cnnstudy.runconfig import RunConfig
+from cnnstudy.train import History, build_trainer, load_run_data, record_epoch, seed_everything, train_one_epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    arch: str
+    side: int
+    classes: int
+    train: int
+    val: int
+    batch_size: int
+    betas: tuple | None = None
+
+
+SETTINGS = {
+    "coco5": Setting("coco5", "net1", 64, 5, 7500, 2500, 4, (0.9, 0.99)),
+    "cifar10": Setting("cifar10", "lenet", 32, 10, 45000, 5000, 64),
+}
+
+
+def random_split(n: int, s: Setting, gen: np.random.Generator):
+    return gen.integers(0, 256, (n, 3, s.side, s.side), dtype=np.uint8), gen.integers(0, s.classes, n)
+
+
+def write_images(folder: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """The reports' on-disk layout: one JPEG per image, the class in the file name."""
+    folder.mkdir(parents=True)
+    for i, (img, label) in enumerate(zip(x, y)):
+        Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"{label}_{i}.jpg")
+
+
+class ImageFolder(torch.utils.data.Dataset):
+    """seed 002's MyCOCODataset: PIL opens each file, ToTensor converts it."""
+
+    def __init__(self, folder: Path):
+        import torchvision.transforms as tvt
+
+        self.files = sorted(folder.iterdir())
+        self.transforms = tvt.Compose([tvt.ToTensor()])
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, item):
+        img = Image.open(self.files[item])
+        return self.transforms(img), int(self.files[item].name.split("_")[0])
+
+
+def update_confusion_matrix(matrix, pred, label):
+    for i in range(pred.size(dim=0)):
+        matrix[label[i].item(), pred[i].item()] += 1
+    return matrix
+
+
+def reports_epoch(net, optimizer, train_loader, val_loader, k: int) -> float:
+    """One epoch of seed 002's train(): training with 100-step windows, then validation."""
+    criterion = torch.nn.CrossEntropyLoss()
+    train_confusion, val_confusion = np.zeros((k, k)), np.zeros((k, k))
+    running, running_acc, history = 0.0, 0.0, []
+    net.train()
+    for i, (inputs, labels) in enumerate(train_loader):
+        optimizer.zero_grad()
+        outputs = net(inputs)
+        loss = criterion(outputs, labels)
+        loss.backward()
+        optimizer.step()
+        running += loss.item()
+        preds = torch.argmax(F.softmax(outputs, dim=1), dim=1)
+        running_acc += torch.sum(torch.eq(labels, preds)).item() / labels.size(dim=0)
+        update_confusion_matrix(train_confusion, preds, labels)
+        if (i + 1) % 100 == 0:
+            history.append((running / 100, running_acc / 100))
+            running, running_acc = 0.0, 0.0
+    net.eval()
+    val_loss, val_acc = 0.0, 0.0
+    for inputs, labels in val_loader:  # autograd on, as seed 002 wrote it
+        outputs = net(inputs)
+        val_loss += criterion(outputs, labels).item()
+        preds = torch.argmax(F.softmax(outputs, dim=1), dim=1)
+        val_acc += torch.sum(torch.eq(labels, preds)).item() / labels.size(dim=0)
+        update_confusion_matrix(val_confusion, preds, labels)
+    return val_acc / len(val_loader)
+
+
+def run_config(s: Setting, eval_subset: int) -> RunConfig:
+    return RunConfig(study="benchmark", run=s.arch, seed=0, dataset=s.name, arch=s.arch, options={}, conv_impl="torch",
+                     optimizer="adam", lr=1e-3, betas=s.betas, batch_size=s.batch_size, epochs=1, eval_every_steps=100,
+                     eval_subset=eval_subset, eval_batch_size=64, device="cpu", deterministic=True)  # fmt: skip
+
+
+def our_epoch(trainer, data) -> None:
+    stats = train_one_epoch(trainer, data)
+    val = evaluate(trainer.model, trainer.norm, data.val, len(data.classes))
+    record_epoch(History(), 1, trainer, stats, val)  # the epoch's one host sync
+
+
+def bare_epoch(trainer, data) -> None:
+    """The floor: the same forward, backward and optimizer steps on ready batches, nothing else."""
+    model, opt, bs = trainer.model, trainer.optimizer, trainer.cfg.batch_size
+    model.train()
+    x = trainer.norm(data.train_x[:bs])
+    y = data.train_y[:bs]
+    for _ in range(-(-len(data.train_y) // bs)):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def time_setting(s: Setting, rounds: int, work: Path) -> list[tuple[float, float, float]]:
+    """Per round: seconds of one epoch of the reports' loop, ours at its cadence, ours at the
+    study's, and the bare steps (no data pipeline, metrics or validation: what no loop beats)."""
+    gen = np.random.default_rng(0)
+    xt, yt = random_split(s.train, s, gen)
+    xv, yv = random_split(s.val, s, gen)
+    write_images(work / s.name / "train", xt, yt)
+    write_images(work / s.name / "val", xv, yv)
+    datasets.save(work / s.name / "data.pt", {"train": (xt, yt), "val": (xv, yv)}, [str(c) for c in range(s.classes)])
+
+    cpu = torch.device("cpu")
+    seed_everything(0, True)
+    ours = []
+    for eval_subset in (0, 500):
+        cfg = run_config(s, eval_subset)
+        data = load_run_data(cfg, work / s.name / "data.pt", cpu)
+        ours.append((build_trainer(cfg, data, cpu), data))
+    torch.manual_seed(0)
+    net = build_model(s.arch, (3, s.side, s.side), s.classes)
+    betas = {"betas": s.betas} if s.betas else {}
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, **betas)
+    loader = torch.utils.data.DataLoader
+    train_loader = loader(ImageFolder(work / s.name / "train"), batch_size=s.batch_size, shuffle=True)
+    val_loader = loader(ImageFolder(work / s.name / "val"), batch_size=s.batch_size)
+
+    timings = []
+    for _ in range(rounds):
+        tick = time.perf_counter()
+        reports_epoch(net, optimizer, train_loader, val_loader, s.classes)
+        row = [time.perf_counter() - tick]
+        for trainer, data in ours:
+            tick = time.perf_counter()
+            our_epoch(trainer, data)
+            row.append(time.perf_counter() - tick)
+        tick = time.perf_counter()
+        bare_epoch(*ours[0])
+        row.append(time.perf_counter() - tick)
+        timings.append(tuple(row))
+    return timings
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the images (quick looks)")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cpu = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, {cpu}, {args.threads} threads, CPU, {args.rounds} alternating rounds")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.settings:
+            s = SETTINGS[name]
+            s = dataclasses.replace(s, train=int(s.train * args.scale), val=int(s.val * args.scale))
+            timings = time_setting(s, args.rounds, Path(tmp))
+            print(f"{name}: {s.arch}, {s.train}/{s.val} images of {s.side}x{s.side}, batch {s.batch_size}")
+            theirs = statistics.median(t[0] for t in timings)
+            print(f"  reports' loop                           {theirs:7.2f} s/epoch")
+            labels = (
+                "ours, the reports' cadence",
+                "ours, + 500-image val subset per mark",
+                "floor: bare training steps",
+            )
+            for i, label in enumerate(labels, start=1):
+                ours = statistics.median(t[i] for t in timings)
+                ratio = statistics.median(t[0] / t[i] for t in timings)
+                print(f"  {label:39s} {ours:7.2f} s/epoch   {ratio:.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""How long the config's whole grid takes on the present device, before running it.
+
+For every run of the config: training steps per second measured on this device (random data
+of the run's real input shape and batch size, the run's model and optimizer, a few seconds
+of warm steps), times the run's steps (epochs x batches per epoch), times its seeds; plus the
+epoch's evaluation of the validation split at the measured evaluation rate. Runs with the
+same model, input and batch are measured once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from . import config as study_config
+from .models import build_model
+from .runconfig import RunConfig
+from .train import make_optimizer, pick_device, resolve_precision
+
+# Official split sizes: (train, val, classes) of the training split before a validation carve-out.
+OFFICIAL_TRAIN = {"cifar10": 50000, "mnist": 60000, "mnist_varres": 60000, "imagenette": 9469}
+OFFICIAL_VAL = {"imagenette": 3925}
+
+
+@dataclass(frozen=True)
+class Rates:
+    train_steps_per_second: float
+    eval_images_per_second: float
+
+
+def split_sizes(config: dict, dataset: str) -> tuple[int, int]:
+    """(train, val) images of a dataset of the config, from its official sizes and settings."""
+    ds = config["datasets"][dataset]
+    if ds["kind"] == "coco":
+        return ds["train_per_class"] * len(ds["classes"]), ds["val_per_class"] * len(ds["classes"])
+    if ds["kind"] == "mnist_varres":
+        return split_sizes(config, ds["source"])
+    if ds["kind"] == "imagenette":
+        return OFFICIAL_TRAIN["imagenette"], OFFICIAL_VAL["imagenette"]
+    return OFFICIAL_TRAIN[ds["kind"]] - ds["val_size"], ds["val_size"]
+
+
+def _timed(fn, sync, budget: float, min_calls: int = 3) -> float:
+    """Calls per second of ``fn`` after two warm calls, over about ``budget`` seconds; the
+    device is waited for at the end only, as the training loop never waits per step."""
+    for _ in range(2):
+        fn()
+    sync()
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < budget:
+        fn()
+        calls += 1
+    sync()
+    return calls / (time.perf_counter() - start)
+
+
+def measure(cfg: RunConfig, shape: tuple, classes: int, device: torch.device, budget: float) -> Rates:
+    torch.manual_seed(0)
+    model = build_model(cfg.arch, shape, classes, conv_impl=cfg.conv_impl, **cfg.options).to(device)
+    opt = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
+    bf16 = resolve_precision(cfg.precision, device) == "bf16"
+    x = torch.randn(cfg.batch_size, *shape, device=device)
+    y = torch.randint(0, classes, (cfg.batch_size,), device=device)
+    xe = torch.randn(cfg.eval_batch_size, *shape, device=device)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    @torch.no_grad()
+    def score():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            model(xe).argmax(1)
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    model.train()
+    steps = _timed(step, sync, budget)
+    model.eval()
+    return Rates(steps, _timed(score, sync, budget / 2) * cfg.eval_batch_size)
+
+
+def project(config: dict, budget: float = 3.0, log=print) -> pd.DataFrame:
+    """One row per run of the config: measured rates and projected seconds (all its seeds)."""
+    device = pick_device(config["device"])
+    rows, cache = [], {}
+    for study, spec in config["studies"].items():
+        n_train, n_val = split_sizes(config, spec["dataset"])
+        for run in spec["runs"]:
+            cfg = study_config.run_config(config, study, run, 0)
+            shape = study_config.input_shape(config, study, run)
+            classes = _classes(config, spec["dataset"])
+            key = (cfg.arch, str(cfg.options), shape, cfg.batch_size, cfg.optimizer, cfg.conv_impl, cfg.precision)
+            if key not in cache:
+                cache[key] = measure(cfg, shape, classes, device, budget)
+                log(f"{study}/{run}: {cache[key].train_steps_per_second:.1f} steps/s on {device}")
+            rows.append(
+                _row(study, run, cfg, len(study_config.seeds_of(config, study, run)), cache[key], n_train, n_val)
+            )
+    return pd.DataFrame(rows).assign(device=_device_name(device))
+
+
+def _row(study, run, cfg: RunConfig, seeds: int, rates: Rates, n_train: int, n_val: int) -> dict:
+    steps = cfg.epochs * math.ceil(n_train / cfg.batch_size)
+    marks = cfg.eval_every_steps and steps // cfg.eval_every_steps
+    eval_images = cfg.epochs * n_val + marks * min(cfg.eval_subset, n_val)
+    seconds = steps / rates.train_steps_per_second + eval_images / rates.eval_images_per_second
+    return {
+        "study": study,
+        "run": run,
+        "seeds": seeds,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "train_images": n_train,
+        "steps_per_seed": steps,
+        "steps_per_second": rates.train_steps_per_second,
+        "train_images_per_second": rates.train_steps_per_second * cfg.batch_size,
+        "seconds_per_seed": seconds,
+        "seconds": seconds * seeds,
+    }
+
+
+def _classes(config: dict, dataset: str) -> int:
+    ds = config["datasets"][dataset]
+    return len(ds["classes"]) if ds["kind"] == "coco" else 10
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def per_study(table: pd.DataFrame) -> pd.DataFrame:
+    totals = table.groupby("study", sort=False)[["seconds"]].sum()
+    totals.loc["total"] = totals.seconds.sum()
+    return totals.assign(hours=totals.seconds / 3600).reset_index()

@@ -1,0 +1,34 @@
+# Performance: the whole grid's time projected from step rates measured on this device.
+
+
+rule grid_projection:
+    """Steps per second of every run's model, input and batch, times its steps and seeds."""
+    input:
+        code=code_of("performance"),
+    output:
+        table=report(
+            f"{RESULTS}/performance/projection.csv",
+            caption="../report/grid_projection.rst",
+            category="Performance",
+            labels={"table": "grid projection"},
+        ),
+        figure=report(
+            f"{RESULTS}/figures/performance/projection.png",
+            caption="../report/grid_projection.rst",
+            category="Performance",
+            labels={"figure": "grid projection"},
+        ),
+    log:
+        f"{RESULTS}/logs/performance/projection.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: train_resources("cpus")
+    resources:
+        gpu=train_resources("gpus"),
+        mem_mb=train_resources("mem_mb"),
+        runtime=train_resources("runtime"),
+    params:
+        budget=config["performance"]["measure_seconds"],
+        studies=config["studies"],
+    script:
+        "../scripts/grid_projection.py"

@@ -1,0 +1,11 @@
+import torch
+
+from cnnstudy import plots, projection
+from cnnstudy.logs import script_log
+
+with script_log(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    table = projection.project(snakemake.config, budget=snakemake.params.budget, log=log)
+    table.to_csv(snakemake.output.table, index=False)
+    plots.grid_projection(table, snakemake.output.figure, title="the config's whole grid, projected")
+    log("\n" + projection.per_study(table).to_string(index=False))
