@@ -1,13 +1,15 @@
-"""The SLURM profile for real: the demo submitted job by job to a running SLURM."""
+"""The SLURM profile for real: the demo submitted to a running one-node SLURM."""
 
+import re
 import shutil
 import subprocess
+import time
 
 import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT
-from test_pipeline import smk
+from test_pipeline import SNAKEMAKE
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +24,20 @@ def slurm_running() -> bool:
     return any(s in out for s in ("idle", "mix", "alloc"))
 
 
+def cancel_first_running_training_job(proc, deadline: float) -> str:
+    """scancel the first training job SLURM runs (as a node failure or preemption would end it)."""
+    while proc.poll() is None and time.time() < deadline:
+        queue = subprocess.run(["squeue", "-h", "-o", "%i %T %k"], capture_output=True, text=True).stdout
+        for line in queue.splitlines():
+            job, state, comment = (line.split(None, 2) + ["", ""])[:3]
+            if state == "RUNNING" and comment.startswith("rule_train"):
+                time.sleep(1)
+                subprocess.run(["scancel", job], check=True)
+                return job
+        time.sleep(0.5)
+    raise AssertionError("no training job ran under SLURM")
+
+
 @pytest.mark.skipif(not slurm_running(), reason="no running SLURM (bash .ci/slurm-up starts one)")
 def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
@@ -29,23 +45,29 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg["studies"] = {"coco5_nets": cfg["studies"]["coco5_nets"]}
     cfg["studies"]["coco5_nets"]["runs"] = {"net1": {"arch": "net1"}, "net2": {"arch": "net2"}}
     cfg["studies"]["coco5_nets"]["comparisons"] = [cfg["studies"]["coco5_nets"]["comparisons"][0]]
-    cfg["studies"]["coco5_nets"]["training"].update(epochs=2)
+    cfg["studies"]["coco5_nets"]["training"].update(epochs=3)
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
+    cfg["resources"]["train"].update(mem_mb=1500, runtime=20)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
-    proc = smk(
-        tmp_path,
-        "results/tables/runs.csv",
-        "--profile",
-        str(ROOT / "profiles" / "slurm"),
-        "--configfile",
-        "test.yaml",
-        "--slurm-no-account",
-        "--slurm-status-command",
-        "squeue",
-        "--slurm-init-seconds-before-status-checks",
-        "2",
-    )
-    out = proc.stdout + proc.stderr
-    assert "submitted with SLURM jobid" in out
+    log = tmp_path / "snakemake.log"
+    args = ["results/tables/runs.csv", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "test.yaml",
+            "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+            "--verbose"]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*SNAKEMAKE, *args], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        cancelled = cancel_first_running_training_job(proc, time.time() + 600)
+        assert proc.wait(timeout=900) == 0, log.read_text()[-6000:]
+    text = log.read_text()
+    calls = re.findall(r"sbatch call: (.*)", text)
+    train = [c for c in calls if "rule_train" in c]
+    array, retry = train  # both runs as one job array, then the cancelled one alone
+    assert "--array=1-2" in array and "--cpus-per-task=1" in array and "--requeue" in array
+    mem = lambda call: int(re.search(r"--mem (\d+)", call).group(1))  # noqa: E731
+    minutes = lambda call: int(re.search(r"-t '?(\d+)", call).group(1))  # noqa: E731
+    assert 1500 <= mem(array) < 1600 and minutes(array) == 20  # arrays add a little for their payload
+    assert mem(retry) == 2 * 1500 and minutes(retry) == 2 * 20  # attempt 2 asks for twice both
+    assert not [c for c in calls if re.search(r"rule_(download|extract|aggregate|answers|front_page)", c)]
+    assert re.search(r"localrule (download|extract|aggregate)", text)  # light rules ran where Snakemake runs
+    assert cancelled
     runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
     assert list(runs.model) == ["net1", "net2"] and (runs.status == "completed").all()

@@ -41,7 +41,7 @@ rule study_notebook:
         html=report(
             f"{RESULTS}/notebooks/{{study}}_analysis.html",
             caption="../report/study_notebook.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Analysis notebook",
             labels={"study": "{study}", "notebook": "analysis"},
         ),

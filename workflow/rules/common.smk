@@ -39,6 +39,11 @@ def front_page():
     return str(built.resolve()) if built.exists() else "workflow/report/workflow.rst"
 
 
+def study_category(wildcards):
+    """Report categories are named by the study's title, not its key."""
+    return config["studies"][wildcards.study].get("title", wildcards.study)
+
+
 def code_of(stage):
     """The package modules a stage runs: an input, so editing one reruns that stage only."""
     return stage_files(stage)

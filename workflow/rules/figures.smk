@@ -9,14 +9,14 @@ rule learning_curves:
         epoch=report(
             f"{RESULTS}/figures/{{study}}/curves_epoch.png",
             caption="../report/curves_epoch.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Learning curves",
             labels={"study": "{study}", "figure": "per epoch"},
         ),
         steps=report(
             f"{RESULTS}/figures/{{study}}/curves_steps.png",
             caption="../report/curves_steps.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Learning curves",
             labels={"study": "{study}", "figure": "per N steps"},
         ),
@@ -36,7 +36,7 @@ rule per_class_accuracy:
         report(
             f"{RESULTS}/figures/{{study}}/per_class_accuracy.png",
             caption="../report/per_class.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Per-class accuracy",
             labels={"study": "{study}", "figure": "per-class accuracy"},
         ),
@@ -59,21 +59,21 @@ rule study_figures:
         ablation=report(
             f"{RESULTS}/figures/{{study}}/ablation.png",
             caption="../report/ablation.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Ablation",
             labels={"study": "{study}", "figure": "ablation"},
         ),
         grad_norms=report(
             f"{RESULTS}/figures/{{study}}/gradient_norms.png",
             caption="../report/gradient_norms.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Gradient norms",
             labels={"study": "{study}", "figure": "gradient norms"},
         ),
         reported=report(
             f"{RESULTS}/figures/{{study}}/vs_reported.png",
             caption="../report/vs_reported.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Ours vs reported",
             labels={"study": "{study}", "figure": "ours vs reported"},
         ),
@@ -95,7 +95,7 @@ rule interpret:
         attribution=report(
             f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_attribution.png",
             caption="../report/attribution.rst",
-            category="{study}",
+            category=study_category,
             subcategory="What the nets look at",
             labels={
                 "model": "{model}",
@@ -106,14 +106,14 @@ rule interpret:
         feature_maps=report(
             f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_feature_maps.png",
             caption="../report/feature_maps.rst",
-            category="{study}",
+            category=study_category,
             subcategory="What the nets look at",
             labels={"model": "{model}", "seed": "{seed}", "figure": "feature maps"},
         ),
         filters=report(
             f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_filters.png",
             caption="../report/filters.rst",
-            category="{study}",
+            category=study_category,
             subcategory="What the nets look at",
             labels={
                 "model": "{model}",
@@ -141,7 +141,7 @@ rule confusion_figure:
         report(
             f"{RESULTS}/figures/{{study}}/confusion/{{model}}_seed{{seed}}.png",
             caption="../report/confusion.rst",
-            category="{study}",
+            category=study_category,
             subcategory="Confusion matrices",
             labels={"model": "{model}", "seed": "{seed}"},
         ),
