@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -270,3 +271,31 @@ def test_bf16_autocast_is_a_recorded_setting_and_still_learns(tmp_path, data_fil
     s = run(tmp_path, "bf16", data_file, epochs=4, precision="bf16", deterministic=False)
     assert s["precision"] == "bf16" and s["best_val_accuracy"] > 0.5
     assert run(tmp_path, "fp32", data_file, epochs=1)["precision"] == "fp32"  # auto on CPU
+
+
+def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path):
+    """SLURM preempts or times out a job with SIGTERM: the run saves where it stands inside
+    the epoch and exits 143; its rerun finishes that epoch and matches an uninterrupted run."""
+    gen = np.random.default_rng(0)  # long epochs of tiny steps: the signal lands inside the first one
+    x = gen.integers(0, 256, (3000, 1, 8, 8), dtype=np.uint8)
+    y = (x[:, 0, :4].mean(axis=(1, 2)) > 127).astype(np.int64) + 2 * (x[:, 0, 4:].mean(axis=(1, 2)) > 127)
+    data_file = tmp_path / "long.pt"
+    datasets.save(data_file, {"train": (x[:2980], y[:2980]), "val": (x[2980:], y[2980:])}, list("abcd"))
+    kw = dict(arch="mnist_cnn", run="mnist_cnn", batch_size=2, epochs=2, eval_every_steps=50, eval_subset=8,
+              augment={"rotation": 10, "color_jitter": {"contrast": 0.2}}, betas=None)  # fmt: skip
+    out, ckpt = tmp_path / "stopped", tmp_path / "stopped" / "ckpt" / "last.pt"
+    settings = json.dumps(dataclasses.asdict(cfg(**kw)))
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, settings, str(data_file), str(out), str(ckpt)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert "epochs 1-2" in proc.stdout.readline()
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    printed = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 143, printed
+    assert "SIGTERM in epoch 1: checkpointed at batch" in printed, printed
+    logs = []
+    train_run(cfg(**kw), data_file, out, ckpt, log=logs.append)
+    assert any(m.startswith("resumed") and "in epoch 1 at batch" in m for m in logs), logs
+    run(tmp_path, "full", data_file, **kw)
+    for name in ("metrics.csv", "grad_norms.csv", "confusion.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / name), pd.read_csv(out / name))

@@ -8,12 +8,15 @@ resumed only by the same settings, training code, data and pretrained weights.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import platform
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +126,33 @@ def load_run_data(cfg: RunConfig, data_path, device) -> RunData:
     )
 
 
+class StopRequest:
+    """Set by SIGTERM (SLURM's preemption or time limit): the loop checkpoints where it is,
+    mid-epoch, and the run exits; its rerun resumes exactly there."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        self.signal = signum
+
+    def __bool__(self) -> bool:
+        return self.signal is not None
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @dataclass
 class Trainer:
     """Everything the loop changes, and what it needs to change it."""
@@ -137,6 +167,7 @@ class Trainer:
     tracked: list  # (name, weight) whose gradient norms are recorded
     bf16: bool = False  # autocast forward passes to bfloat16
     step: int = 0
+    stop: StopRequest = field(default_factory=lambda: StopRequest())
 
 
 def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
@@ -217,19 +248,53 @@ def _mark(t: Trainer, data: RunData, window: torch.Tensor, images: int) -> StepM
     return StepMark(t.step, window, images, val, norms)
 
 
-def train_one_epoch(t: Trainer, data: RunData) -> EpochStats:
-    k, every, device = len(data.classes), t.cfg.eval_every_steps, data.train_x.device
-    _set_train_mode(t.model)
+@dataclass
+class EpochProgress:
+    """Where an epoch stands: enough to finish it exactly after a stop mid-epoch (SIGTERM)."""
+
+    order_state: torch.Tensor  # the batch-order generator before this epoch's plan
+    next_batch: int
+    record: EpochRecord
+    marks: list
+    window_step: int = 0
+    window_image: int = 0
+
+    def to_state(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict) -> EpochProgress:
+        marks = [StepMark(**{**m, "val": Evaluation(**m["val"]) if m["val"] else None}) for m in state["marks"]]
+        return cls(**{**state, "record": EpochRecord(**state["record"]), "marks": marks})
+
+
+def _start_epoch(t: Trainer, data: RunData, progress: EpochProgress | None):
+    """The epoch's batch plan and progress: a fresh one, or the interrupted one replayed."""
+    device = data.train_x.device
+    order_state = t.order_gen.get_state() if progress is None else progress.order_state
+    t.order_gen.set_state(order_state)
     order, bounds = batch_plan(len(data.train_y), t.cfg.batch_size, t.order_gen, data.train_sizes)
     order = order.to(device)  # one transfer per epoch; batches are slices of it
-    labels = data.train_y[order]
-    sizes = torch.tensor([end - start for start, end, _ in bounds], dtype=torch.float32).to(device)
-    rec = EpochRecord(labels, torch.empty_like(labels), torch.empty(len(bounds), device=device), sizes)
-    marks, window_step, window_image = [], 0, 0
-    for i, (start, end, size) in enumerate(bounds):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=t.bf16):
+    if progress is None:
+        labels = data.train_y[order]
+        sizes = torch.tensor([end - start for start, end, _ in bounds], dtype=torch.float32).to(device)
+        record = EpochRecord(labels, torch.empty_like(labels), torch.empty(len(bounds), device=device), sizes)
+        progress = EpochProgress(order_state, 0, record, [])
+    return order, bounds, progress
+
+
+def train_one_epoch(t: Trainer, data: RunData, progress: EpochProgress | None = None) -> EpochStats | EpochProgress:
+    """One pass over the training split (or the rest of an interrupted one); on a stop request
+    it returns its progress after the current step instead of its statistics."""
+    k, every = len(data.classes), t.cfg.eval_every_steps
+    _set_train_mode(t.model)
+    order, bounds, p = _start_epoch(t, data, progress)
+    rec = p.record
+    for i in range(p.next_batch, len(bounds)):
+        start, end, size = bounds[i]
+        with torch.autocast(rec.labels.device.type, dtype=torch.bfloat16, enabled=t.bf16):
             out = t.model(t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen))
-            loss = F.cross_entropy(out, labels[start:end])
+            loss = F.cross_entropy(out, rec.labels[start:end])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         t.optimizer.step()
@@ -237,13 +302,16 @@ def train_one_epoch(t: Trainer, data: RunData) -> EpochStats:
         rec.losses[i] = loss.detach()
         rec.preds[start:end] = out.detach().argmax(1)
         if every and t.step % every == 0:
-            window = rec.sums(slice(window_step, i + 1), slice(window_image, end))
-            marks.append(_mark(t, data, window, end - window_image))
-            window_step, window_image = i + 1, end
-    confusion = torch.zeros(k * k, dtype=torch.long, device=device).index_add_(
-        0, labels * k + rec.preds, torch.ones_like(labels)
+            window = rec.sums(slice(p.window_step, i + 1), slice(p.window_image, end))
+            p.marks.append(_mark(t, data, window, end - p.window_image))
+            p.window_step, p.window_image = i + 1, end
+        if t.stop and i + 1 < len(bounds):
+            p.next_batch = i + 1
+            return p
+    confusion = torch.zeros(k * k, dtype=torch.long, device=rec.labels.device).index_add_(
+        0, rec.labels * k + rec.preds, torch.ones_like(rec.labels)
     )  # bincount would sync
-    return EpochStats(rec.sums(slice(None), slice(None)), confusion, len(labels), marks)
+    return EpochStats(rec.sums(slice(None), slice(None)), confusion, len(rec.labels), p.marks)
 
 
 @dataclass
@@ -359,47 +427,92 @@ def _progress(cfg: RunConfig, epoch: int, step: int, result: EpochResult, second
     )
 
 
+class Stopped(SystemExit):
+    """The run checkpointed mid-epoch on SIGTERM and exits (code 143, as killed by SIGTERM)."""
+
+
 def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print) -> dict:
     """Train one (study, run, seed); write its outputs to ``out_dir``; return its summary.
 
     Outputs: ``metrics.csv`` (tidy: scope, epoch, step, split, images, loss, accuracy),
     ``grad_norms.csv``, ``confusion.csv`` (best epoch: train, val, and test where there is
     one), ``best_model.pt`` and ``summary.json``. ``checkpoint_path`` holds the last finished
-    epoch; a rerun resumes from it only with the same settings, code, data and weights.
+    epoch, or the position within an epoch where SIGTERM stopped the run; a rerun resumes from
+    it only with the same settings, code, data and weights.
     """
     t0 = time.time()
     seed_everything(cfg.seed, cfg.deterministic)
     device = pick_device(cfg.device)
     data = load_run_data(cfg, data_path, device)
     t = build_trainer(cfg, data, device)
-    key = resume_key(cfg, data)
-    best, history, start, status = Best(), History(), 1, "completed"
-    state = checkpoint.load(Path(checkpoint_path), key, device, log)
-    if state is not None:
+    run = RunState(Path(checkpoint_path), resume_key(cfg, data))
+    run.resume(t, device, log)
+    with stop_on_sigterm() as t.stop:
+        status = _fit(t, data, run, log)
+    outcome = RunOutcome(cfg, data, t, run.best, run.history, status, run.key, time.time() - t0)
+    return write_outputs(outcome, Path(out_dir), log)
+
+
+@dataclass
+class RunState:
+    """The run's checkpointed state besides the trainer: history, best epoch, where to go on."""
+
+    path: Path
+    key: dict
+    best: Best = field(default_factory=Best)
+    history: History = field(default_factory=History)
+    next_epoch: int = 1
+    progress: EpochProgress | None = None  # an epoch stopped midway
+
+    def resume(self, t: Trainer, device, log) -> None:
+        state = checkpoint.load(self.path, self.key, device, log)
+        if state is None:
+            return
         _restore(t, state)
-        best, history, start = Best(**state["best"]), History(**state["history"]), state["epoch"] + 1
-        log(f"resumed from {checkpoint_path} after epoch {state['epoch']}")
-    seconds = []
-    for epoch in range(start, cfg.epochs + 1):
+        self.best, self.history = Best(**state["best"]), History(**state["history"])
+        self.next_epoch = state["epoch"] + 1
+        if state.get("progress"):
+            self.progress = EpochProgress.from_state(state["progress"])
+            log(f"resumed from {self.path} in epoch {self.next_epoch} at batch {self.progress.next_batch}")
+        else:
+            log(f"resumed from {self.path} after epoch {state['epoch']}")
+
+    def save(self, epoch: int, t: Trainer, progress: EpochProgress | None = None) -> None:
+        state = _checkpoint_state(self.key, epoch, t, self.best, self.history)
+        checkpoint.save(self.path, {**state, "progress": progress.to_state() if progress else None})
+
+
+def _fit(t: Trainer, data: RunData, run: RunState, log) -> str:
+    """The epochs from where the run stands; returns its status."""
+    cfg, seconds = t.cfg, []
+    device = data.train_x.device
+    log(f"{cfg.study}/{cfg.run}/seed{cfg.seed}: epochs {run.next_epoch}-{cfg.epochs} on {device}")
+    for epoch in range(run.next_epoch, cfg.epochs + 1):
         tick = time.time()
-        stats = train_one_epoch(t, data)
+        stats = train_one_epoch(t, data, run.progress)
+        run.progress = None
+        if isinstance(stats, EpochProgress):
+            run.save(epoch - 1, t, stats)
+            log(f"SIGTERM in epoch {epoch}: checkpointed at batch {stats.next_batch} in {run.path}; exiting")
+            raise Stopped(128 + signal.SIGTERM)
         if t.scheduler is not None:
             t.scheduler.step()
         val = evaluate(t.model, t.norm, data.val, len(data.classes), t.bf16)
-        result = record_epoch(history, epoch, t, stats, val)
+        result = record_epoch(run.history, epoch, t, stats, val)
         seconds.append(time.time() - tick)
         log(_progress(cfg, epoch, t.step, result, seconds))
         if not result.finite():
-            status = "diverged"
             log(f"diverged at epoch {epoch}: non-finite loss; recording the history so far and stopping")
-            break
-        if result.val_accuracy > best.val_accuracy:
+            return "diverged"
+        if result.val_accuracy > run.best.val_accuracy:
             confusion = {"train": stats.confusion.view(len(data.classes), -1).cpu(), "val": val.confusion.cpu()}
             weights = {name: v.detach().cpu().clone() for name, v in t.model.state_dict().items()}
-            best = Best(epoch, result.val_accuracy, confusion, weights)
-        checkpoint.save(Path(checkpoint_path), _checkpoint_state(key, epoch, t, best, history))
-    outcome = RunOutcome(cfg, data, t, best, history, status, key, time.time() - t0)
-    return write_outputs(outcome, Path(out_dir), log)
+            run.best = Best(epoch, result.val_accuracy, confusion, weights)
+        run.save(epoch, t)
+        if t.stop and epoch < cfg.epochs:
+            log(f"SIGTERM after epoch {epoch}: checkpointed in {run.path}; exiting")
+            raise Stopped(128 + signal.SIGTERM)
+    return "completed"
 
 
 @dataclass
