@@ -11,6 +11,7 @@ counted and left out of means, never averaged in as zeros.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,24 +139,27 @@ def _note(iv: Interval) -> str:
     return f"n = {iv.n} < 2: no interval" if iv.n < 2 else f"95% t interval, n = {iv.n} paired seeds"
 
 
-def _row(study, question, metric, answer, a, b, values, iv: Interval, verdict=None, note="") -> dict:
+@dataclass(frozen=True)
+class Claim:
+    """One answer: which runs (or classes) ``a`` and ``b`` it compares, and what it says."""
+
+    study: str
+    question: str
+    metric: str
+    answer: str
+    a: str
+    b: str = ""
+    verdict: str = ""  # empty: read off the interval (better / worse / inconclusive)
+    note: str = ""
+
+
+def _row(claim: Claim, values: pd.DataFrame, iv: Interval) -> dict:
+    """The claim with the means of a and b over ``values`` and the interval of their difference."""
     mean = lambda r: float(values[r].mean()) if r in values else np.nan  # noqa: E731
-    return dict(
-        study=study,
-        question=question,
-        metric=metric,
-        answer=answer,
-        a=a,
-        b=b,
-        mean_a=mean(a),
-        mean_b=mean(b),
-        mean_difference=iv.mean,
-        ci_low=iv.low,
-        ci_high=iv.high,
-        n=iv.n,
-        verdict=verdict or iv.verdict(),
-        note="; ".join(filter(None, [_note(iv), note])),
-    )
+    row = dataclasses.asdict(claim)
+    row.update(mean_a=mean(claim.a), mean_b=mean(claim.b), mean_difference=iv.mean, ci_low=iv.low, ci_high=iv.high)
+    row.update(n=iv.n, verdict=claim.verdict or iv.verdict(), note="; ".join(filter(None, [_note(iv), claim.note])))
+    return row
 
 
 def _diverged_note(runs: pd.DataFrame, models) -> str:
@@ -177,47 +181,22 @@ def _ranking_rows(study, metric, values, runs) -> list:
     order, links = ranking(values)
     if not order:
         return []
-    chain = order[0] + "".join(f" {link} {m}" for link, m in zip(links, order[1:]))
-    note = _diverged_note(runs, order + list(runs.model.unique()))
+    note = _diverged_note(runs, list(runs.model.unique()))
     if len(order) == 1:
-        return [
-            _row(
-                study,
-                "which model is best?",
-                metric,
-                order[0],
-                order[0],
-                "",
-                values,
-                mean_interval([]),
-                "inconclusive",
-                note,
-            )
-        ]
-    top = paired(values, order[0], order[1])
-    best = (
-        order[0]
-        if links[0] == ">"
-        else " or ".join(order[: 1 + next((i for i, s in enumerate(links) if s == ">"), len(links))])
-    )
-    verdict = "clear" if links[0] == ">" else "inconclusive"
-    rank_verdict = (
-        "clear" if all(s == ">" for s in links) else "inconclusive" if all(s == "≈" for s in links) else "partly tied"
-    )
+        claim = Claim(study, "which model is best?", metric, order[0], order[0], verdict="inconclusive", note=note)
+        return [_row(claim, values, mean_interval([]))]
+    first_gap = next((i for i, s in enumerate(links) if s == ">"), len(links))
+    best = " or ".join(order[: 1 + first_gap])  # every run tied with the top one
+    chain = order[0] + "".join(f" {link} {m}" for link, m in zip(links, order[1:]))
+    strict = [s == ">" for s in links]
+    rank_verdict = "clear" if all(strict) else "partly tied" if any(strict) else "inconclusive"
+    best_claim = Claim(study, "which model is best?", metric, best, order[0], order[1],
+                       "clear" if strict[0] else "inconclusive", note)  # fmt: skip
+    rank_claim = Claim(study, "ranking ('≈': tied within the interval)", metric, chain, order[0], order[-1],
+                       rank_verdict, note)  # fmt: skip
     return [
-        _row(study, "which model is best?", metric, best, order[0], order[1], values, top, verdict, note),
-        _row(
-            study,
-            "ranking ('≈': tied within the interval)",
-            metric,
-            chain,
-            order[0],
-            order[-1],
-            values,
-            paired(values, order[0], order[-1]),
-            rank_verdict,
-            note,
-        ),
+        _row(best_claim, values, paired(values, order[0], order[1])),
+        _row(rank_claim, values, paired(values, order[0], order[-1])),
     ]
 
 
@@ -231,22 +210,11 @@ def _hardest_class_rows(study, confusion: pd.DataFrame, split: str) -> list:
         if len(order) < 2:
             continue
         gap = paired(recall, order[1], order[0])
-        verdict = "clear" if gap.verdict() == "better" else "inconclusive"
         answer = f"{order[0]} (recall {recall[order[0]].mean():.3f}; next {order[1]} {recall[order[1]].mean():.3f})"
-        rows.append(
-            _row(
-                study,
-                f"which class is hardest for {model}?",
-                f"{split} recall",
-                answer,
-                order[0],
-                order[1],
-                recall,
-                gap,
-                verdict,
-                "mean_difference: recall of b minus a",
-            )
-        )
+        claim = Claim(study, f"which class is hardest for {model}?", f"{split} recall", answer, order[0], order[1],
+                      "clear" if gap.verdict() == "better" else "inconclusive",
+                      "mean_difference: recall of b minus a")  # fmt: skip
+        rows.append(_row(claim, recall, gap))
     return rows
 
 
@@ -265,7 +233,8 @@ def answers(runs: pd.DataFrame, confusion: pd.DataFrame, studies: dict) -> pd.Da
             a, b = comp["a"], comp["b"]
             iv = paired(values, a, b)
             answer = {"better": f"{a} is better", "worse": f"{a} is worse"}.get(iv.verdict(), "inconclusive")
-            rows.append(_row(study, comp["question"], metric, answer, a, b, values, iv, note=_diverged_note(r, [a, b])))
+            claim = Claim(study, comp["question"], metric, answer, a, b, note=_diverged_note(r, [a, b]))
+            rows.append(_row(claim, values, iv))
         split = "test" if column == TEST_METRIC[0] else "val"
         completed = set(zip(ok.model, ok.seed))
         c = confusion[confusion.study == study] if len(confusion) else confusion

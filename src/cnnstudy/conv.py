@@ -99,7 +99,7 @@ def _pad_np(x, g: ConvGeometry):
 
 
 # ----------------------------------------------------------------------------- 1. naive
-def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
     """Reference: one inner product per (group, output pixel), in plain loops."""
     g = geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     xp = _pad_np(np.asarray(x), g)
@@ -132,7 +132,7 @@ def _windows(xp, g: ConvGeometry):
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
-def conv2d_im2col(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, return_cache=False):
+def conv2d_im2col(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, return_cache=False):
     """Vectorized forward: per group one im2col copy of the strided view and one matmul."""
     g = geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     xp = np.ascontiguousarray(_pad_np(np.asarray(x), g))
@@ -232,7 +232,7 @@ class Conv2dFunction(torch.autograd.Function):
         return dx, dw, db, None, None, None, None
 
 
-def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_unfold(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
     return Conv2dFunction.apply(x, weight, bias, stride, padding, dilation, groups)
 
 
@@ -245,7 +245,15 @@ class Conv2d(nn.Conv2d):
             raise ConvShapeError(f"only padding_mode='zeros' is implemented, got {self.padding_mode!r}")
 
     def forward(self, x):
-        return conv2d_unfold(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv2d_unfold(
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
 
 
 IMPLEMENTATIONS = {"naive": conv2d_naive, "im2col": conv2d_im2col, "unfold": conv2d_unfold}

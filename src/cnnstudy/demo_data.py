@@ -88,6 +88,46 @@ def _zip_bytes(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def _coco_image(rng, primary: str | None, study: list, distractors: list):
+    """A noisy background with the image's objects drawn on it: (image, [(name, cx, cy, r, area)])."""
+    w, h = int(rng.integers(96, 161)), int(rng.integers(96, 161))
+    base = rng.integers(0, 60, size=3)
+    noise = rng.integers(0, 50, size=(h, w, 3))
+    img = Image.fromarray((base + noise).clip(0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    objects = []
+    if primary is not None:
+        objects.append((primary, rng.uniform(0.28, 0.4) * min(w, h)))
+        if rng.random() < 0.35:
+            other = study[(study.index(primary) + 1 + rng.integers(0, 4)) % 5]
+            objects.append((other, rng.uniform(0.1, 0.15) * min(w, h)))
+    for _ in range(int(rng.integers(0 if primary else 1, 3))):
+        objects.append((distractors[rng.integers(0, 3)], rng.uniform(0.08, 0.14) * min(w, h)))
+    drawn = []
+    for name, r in objects:
+        cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+        kind, color = SHAPES[name]
+        jitter = rng.integers(-25, 26, size=3)
+        area = _draw(draw, kind, tuple(int(v) for v in np.clip(np.array(color) + jitter, 0, 255)), cx, cy, r)
+        drawn.append((name, cx, cy, r, area))
+    return img, drawn
+
+
+def _coco_annotation(ann_id: int, image_id: int, category_id: int, drawn: tuple) -> dict:
+    """COCO's annotation record of one drawn object ``(name, cx, cy, r, area)``."""
+    _, cx, cy, r, area = drawn
+    x0, y0 = max(cx - r, 0.0), max(cy - r, 0.0)
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "bbox": [round(x0, 2), round(y0, 2), round(2 * r, 2), round(2 * r, 2)],
+        "area": round(area, 2),
+        "segmentation": [[round(v, 2) for p in _shape_polygon("square", cx, cy, r) for v in p]],
+        "iscrowd": 0,
+    }
+
+
 def make_coco(
     out_dir: str | Path,
     *,
@@ -111,48 +151,19 @@ def make_coco(
     plan = [c for c in study for _ in range(images_per_class)] + [None] * distractor_images
     order = rng.permutation(len(plan))
     images, annotations, files = [], [], {}
-    ann_id = 1
     folder = f"train{year}"
     for k, idx in enumerate(order):
-        primary = plan[idx]
         image_id = int(9 + 7 * k + rng.integers(0, 7))  # sparse ids, like COCO's
-        w, h = int(rng.integers(96, 161)), int(rng.integers(96, 161))
-        base = rng.integers(0, 60, size=3)
-        noise = rng.integers(0, 50, size=(h, w, 3))
-        img = Image.fromarray((base + noise).clip(0, 255).astype(np.uint8), "RGB")
-        draw = ImageDraw.Draw(img)
-        objects = []
-        if primary is not None:
-            objects.append((primary, rng.uniform(0.28, 0.4) * min(w, h)))
-            if rng.random() < 0.35:
-                other = study[(study.index(primary) + 1 + rng.integers(0, 4)) % 5]
-                objects.append((other, rng.uniform(0.1, 0.15) * min(w, h)))
-        for _ in range(int(rng.integers(0 if primary else 1, 3))):
-            objects.append((distractors[rng.integers(0, 3)], rng.uniform(0.08, 0.14) * min(w, h)))
-        for name, r in objects:
-            cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
-            kind, color = SHAPES[name]
-            jitter = rng.integers(-25, 26, size=3)
-            area = _draw(draw, kind, tuple(int(v) for v in np.clip(np.array(color) + jitter, 0, 255)), cx, cy, r)
-            x0, y0 = max(cx - r, 0.0), max(cy - r, 0.0)
-            annotations.append(
-                {
-                    "id": ann_id,
-                    "image_id": image_id,
-                    "category_id": cat_id[name],
-                    "bbox": [round(x0, 2), round(y0, 2), round(2 * r, 2), round(2 * r, 2)],
-                    "area": round(area, 2),
-                    "segmentation": [[round(v, 2) for p in _shape_polygon("square", cx, cy, r) for v in p]],
-                    "iscrowd": 0,
-                }
-            )
-            ann_id += 1
+        img, objects = _coco_image(rng, plan[idx], study, distractors)
+        for obj in objects:
+            annotations.append(_coco_annotation(len(annotations) + 1, image_id, cat_id[obj[0]], obj))
         if rng.random() < 0.125:
             img = img.convert("L")  # COCO has grayscale images; the builder must cope
         file_name = f"COCO_train{year}_{image_id:012d}.jpg" if year == 2014 else f"{image_id:012d}.jpg"
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=92)
         files[f"{folder}/{file_name}"] = buf.getvalue()
+        w, h = img.size
         images.append({"id": image_id, "file_name": file_name, "width": w, "height": h, "license": 1})
     instances = {
         "info": {"description": "cnnstudy demo COCO twin", "version": "1.0", "year": year},

@@ -133,6 +133,24 @@ def _copy_with_progress(src, out, done: int, total: int | None, log, every: floa
             log(f"{out.name}: {done / 1e6:.1f}{of} MB at {rate / 1e6:.1f} MB/s{eta}")
 
 
+def _already_there(dest: Path, cache_dir: str | None, algorithm: str, expected: str, log) -> bool:
+    """A copy at ``dest``, or a pre-staged one in ``cache_dir`` (copied to ``dest``), that matches."""
+    if dest.exists() and _verify(dest, algorithm, expected):
+        log(f"{dest}: present, {algorithm} matches; not fetched again")
+        return True
+    staged = Path(cache_dir) / dest.name if cache_dir else None
+    if staged is None or not staged.is_file():
+        return False
+    if not _verify(staged, algorithm, expected):
+        log(f"{staged}: pre-staged copy has the wrong {algorithm}; ignoring it")
+        return False
+    log(f"{dest}: using pre-staged copy {staged}")
+    part = dest.with_name(dest.name + ".part")
+    shutil.copyfile(staged, part)
+    os.replace(part, dest)
+    return True
+
+
 def fetch(
     url: str,
     dest: str | os.PathLike,
@@ -153,21 +171,9 @@ def fetch(
     algorithm, expected = parse_checksum(checksum) if isinstance(checksum, dict) else checksum
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and _verify(dest, algorithm, expected):
+    if _already_there(dest, cache_dir, algorithm, expected, log):
         write_verified_stamp(dest, algorithm, expected)
-        log(f"{dest}: present, {algorithm} matches; not fetched again")
         return dest
-    if cache_dir and (Path(cache_dir) / dest.name).is_file():
-        staged = Path(cache_dir) / dest.name
-        if _verify(staged, algorithm, expected):
-            log(f"{dest}: using pre-staged copy {staged}")
-            part = dest.with_name(dest.name + ".part")
-            shutil.copyfile(staged, part)
-            os.replace(part, dest)
-            write_verified_stamp(dest, algorithm, expected)
-            return dest
-        log(f"{staged}: pre-staged copy has the wrong {algorithm}; ignoring it")
-
     part = dest.with_name(dest.name + ".part")
     local = url_to_local_path(url)
     errors = []

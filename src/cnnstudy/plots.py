@@ -69,7 +69,9 @@ def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str
                 style_order=["train", "val"],
                 marker="o" if scope == "epoch" else None,
             )
-        ax.set_title(f"{title} {metric} per {x}")
+        ax.set_title(f"{title}: {metric} per {x}", fontsize=10)
+        ax.set_xlabel("epoch" if scope == "epoch" else "training step (batches)")
+        ax.set_ylabel("cross-entropy loss (log scale)" if metric == "loss" else "accuracy (fraction correct)")
         if metric == "loss":
             ax.set_yscale("log")
     _save(fig, path)
@@ -87,9 +89,9 @@ def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
         )
         sns.heatmap(m, annot=len(order) <= 10, fmt="d", cmap="Blues", cbar=False, ax=ax)
         acc = np.trace(m.values) / max(1, m.values.sum())
-        ax.set_title(f"{split} (accuracy {acc:.3f})")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
+        ax.set_title(f"{split}: accuracy {acc:.3f}, {int(m.values.sum())} images")
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
     if not splits:
         axes[0, 0].text(0.5, 0.5, "no epoch finished", ha="center")
     fig.suptitle(title)
@@ -101,7 +103,9 @@ def per_class(confusion: pd.DataFrame, path, title: str = ""):
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * pc["class"].nunique() + 3), 3.6))
     if len(pc):
         sns.barplot(data=pc, x="class", y="accuracy", hue="model", errorbar="sd", ax=ax)
-    ax.set_title(f"{title} per-class val accuracy (best epoch; bars: sd over seeds)")
+    ax.set_title(f"{title}: per-class validation recall of the best epoch (bars: sd over seeds)", fontsize=10)
+    ax.set_ylabel("recall (fraction of the class correct)")
+    ax.set_xlabel("true class")
     ax.tick_params(axis="x", rotation=45)
     _save(fig, path)
 
@@ -111,8 +115,11 @@ def conv_errors(cases: pd.DataFrame, path):
     long = cases.melt(
         id_vars=["case", "implementation"], value_vars=cols, var_name="quantity", value_name="error"
     ).dropna()
-    long["quantity"] = long.quantity.str.replace("max_abs_error_", "")
-    long["error"] = long.error.clip(lower=1e-18)
+    long["quantity"] = long.quantity.str.replace("max_abs_error_", "").str.replace("_", " ")
+    # a log axis cannot show 0: exact zeros are drawn at the floor and said so in the title
+    floor = 1e-18
+    zeros = int((long.error == 0).sum())
+    long["error"] = long.error.clip(lower=floor)
     g = sns.catplot(
         data=long,
         x="error",
@@ -126,20 +133,32 @@ def conv_errors(cases: pd.DataFrame, path):
     )
     for ax in g.axes.flat:
         ax.axvline(cases.tolerance.max(), color="red", lw=1, ls="--")
-    g.figure.suptitle("max |error| against F.conv2d / autograd (red: tolerance)", y=1.02)
+    g.set_axis_labels("max |ours - torch| (log scale)", "test case")
+    g.figure.suptitle(
+        f"max |error| against F.conv2d and autograd (red: tolerance; {zeros} exact zeros drawn at {floor:g})", y=1.02
+    )
     g.savefig(path, dpi=DPI)
     plt.close(g.figure)
 
 
+def shape_label(code: str) -> str:
+    """``4x3x64x64x16x3x1x0`` -> ``4x3x64x64 -> 16, k3 s1 p0`` (input N x C x H x W, out channels, kernel)."""
+    n, c, h, w, out, k, s, p = code.split("x")
+    return f"{n}x{c}x{h}x{w} -> {out}, k{k} s{s} p{p}"
+
+
 def conv_timing(timing: pd.DataFrame, path):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, col in zip(axes, ("forward_ratio", "forward_backward_ratio")):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    timing = timing.assign(layer=timing["shape"].map(shape_label))
+    for ax, col, what in zip(axes, ("forward_ratio", "forward_backward_ratio"), ("forward", "forward + backward")):
         d = timing.dropna(subset=[col])
-        sns.barplot(data=d, x="shape", y=col, hue="implementation", ax=ax)
+        sns.barplot(data=d, x="layer", y=col, hue="implementation", ax=ax)
         ax.axhline(1, color="k", lw=1)
         ax.set_yscale("log")
-        ax.set_title(f"{col.replace('_', ' ')} (time / F.conv2d time)")
-        ax.tick_params(axis="x", rotation=30)
+        ax.set_title(f"{what}: time relative to F.conv2d (1 = as fast)", fontsize=10)
+        ax.set_ylabel("time / F.conv2d time (log scale)")
+        ax.set_xlabel("layer: input N x C x H x W -> output channels, kernel k, stride s, padding p")
+        ax.tick_params(axis="x", rotation=30, labelsize=7)
     _save(fig, path)
 
 
@@ -153,8 +172,9 @@ def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
             g = grads[grads.step == step]
             sns.lineplot(data=g, x="depth", y="grad_norm", hue="model", marker="o", errorbar=("pi", 100), ax=ax)
             ax.set_yscale("log")
-            ax.set_title(f"{title} gradient norm per layer, {when} (step {step})")
+            ax.set_title(f"{title}: gradient norm per layer, {when} (step {step})", fontsize=10)
             ax.set_xlabel("layer depth (0 = first layer)")
+            ax.set_ylabel("L2 norm of the weight gradient (log scale)")
     _save(fig, path)
 
 
@@ -174,7 +194,7 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
     table = pd.DataFrame(
         [{"model": m, **_interval_columns(aggregate.mean_interval(ok[ok.model == m][column]))} for m in models]
     )
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(models) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(models) + 2), 4.4))
     x = np.arange(len(models))
     if len(table):
         _interval_bars(ax, table, x, "mean, 95% interval", color="tab:blue")
@@ -193,10 +213,11 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
                 )
         ax.axhline(runs.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
         ax.set_xticks(x, models, rotation=30, ha="right")
-    ax.set_ylabel(metric)
+    ax.set_ylabel("accuracy (fraction correct)")
+    ax.set_ylim(0, 1.02)  # an interval from few seeds can reach past [0, 1]: accuracy cannot
     n = ok.groupby("model").seed.count()
-    seeds = f"n = {n.min()}-{n.max()}" if len(n) else "no completed run"
-    ax.set_title(f"{title}\n{metric}: mean and 95% t interval over seeds ({seeds})", fontsize=10)
+    seeds = f"n = {n.min()}-{n.max()} seeds" if len(n) else "no completed run"
+    ax.set_title(f"{title}\n{metric}\nmean and 95% t interval over seeds ({seeds}); dots: single seeds", fontsize=9)
     ax.legend(fontsize=8)
     _save(fig, path)
 
@@ -207,7 +228,7 @@ def _interval_columns(iv) -> dict:
 
 def versus_reported(table: pd.DataFrame, path, title: str = ""):
     """Ours (mean, 95 % t interval over completed seeds) beside each report's claimed number."""
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(table) + 2), 4.4))
     if len(table):
         x = np.arange(len(table))
         _interval_bars(ax, table, x - 0.1, f"ours: {table.our_metric.iloc[0]} (mean, 95% interval)")
@@ -226,8 +247,9 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "the report gives no numbers for this study", ha="center", transform=ax.transAxes)
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"{title}: ours beside the report's numbers", fontsize=10)
+    ax.set_ylabel("accuracy (fraction correct)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{title}\nours beside the report's numbers", fontsize=9)
     _save(fig, path)
 
 
@@ -276,18 +298,25 @@ def feature_maps(analysis: dict, path, title: str = "", max_channels: int = 32, 
 
 
 def filters(weight: torch.Tensor, path, title: str = "", max_filters: int = 64):
-    """First-layer filters (RGB for 3-channel input, else the first input channel), each scaled to [0, 1]."""
+    """First-layer filters in a square grid, each big enough to judge whether it looks
+    Gabor-like: RGB for 3-channel input, else the first input channel, each scaled to [0, 1]."""
     w = weight[:max_filters]
     n = len(w)
-    cols = min(n, 16)
-    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(cols * 0.7, -(-n // cols) * 0.75), squeeze=False)
+    cols = max(1, int(np.ceil(np.sqrt(n))))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.3 + 0.5), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, f in enumerate(w):
         f = f if f.shape[0] == 3 else f[:1]
         f = (f - f.min()) / (f.max() - f.min()).clamp_min(1e-12)
-        _show(axes[i // cols, i % cols], f)
-    fig.suptitle(f"{title} first-layer filters ({n} of {len(weight)})", fontsize=9)
+        img = f.permute(1, 2, 0).numpy()
+        axes[i // cols, i % cols].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray",
+                                         interpolation="nearest")  # fmt: skip
+    k = tuple(weight.shape[-2:])
+    fig.suptitle(
+        f"{title}\nfirst-layer filters ({n} of {len(weight)}, {k[0]}x{k[1]}, each scaled to its range)", fontsize=9
+    )
     _save(fig, path)
 
 

@@ -101,13 +101,12 @@ def project(config: dict, budget: float = 3.0, log=print) -> pd.DataFrame:
             if key not in cache:
                 cache[key] = measure(cfg, shape, classes, device, budget)
                 log(f"{study}/{run}: {cache[key].train_steps_per_second:.1f} steps/s on {device}")
-            rows.append(
-                _row(study, run, cfg, len(study_config.seeds_of(config, study, run)), cache[key], n_train, n_val)
-            )
+            seeds = len(study_config.seeds_of(config, study, run))
+            rows.append(_row(study, run, cfg, seeds, cache[key], n_train=n_train, n_val=n_val))
     return pd.DataFrame(rows).assign(device=_device_name(device))
 
 
-def _row(study, run, cfg: RunConfig, seeds: int, rates: Rates, n_train: int, n_val: int) -> dict:
+def _row(study, run, cfg: RunConfig, seeds: int, rates: Rates, *, n_train: int, n_val: int) -> dict:
     steps = cfg.epochs * math.ceil(n_train / cfg.batch_size)
     marks = cfg.eval_every_steps and steps // cfg.eval_every_steps
     eval_images = cfg.epochs * n_val + marks * min(cfg.eval_subset, n_val)

@@ -331,7 +331,7 @@ class EpochResult:
         return math.isfinite(self.train_loss) and math.isfinite(self.val_loss)
 
 
-def _row(scope, epoch, step, split, images, loss_sum, correct) -> dict:
+def _row(scope, epoch, step, split, *, images, loss_sum, correct) -> dict:
     return dict(
         scope=scope,
         epoch=epoch,
@@ -347,15 +347,23 @@ def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, va
     """The epoch's one host sync: its marks and totals become rows of the history."""
     for mark in stats.marks:
         loss_sum, correct = mark.train_sums.tolist()
-        history.metrics.append(_row("step", epoch, mark.step, "train", mark.train_images, loss_sum, correct))
+        history.metrics.append(
+            _row("step", epoch, mark.step, "train", images=mark.train_images, loss_sum=loss_sum, correct=correct)
+        )
         if mark.val is not None:
             v = mark.val
-            history.metrics.append(_row("step", epoch, mark.step, "val", v.images, float(v.loss_sum), int(v.correct)))
+            history.metrics.append(
+                _row(
+                    "step", epoch, mark.step, "val", images=v.images, loss_sum=float(v.loss_sum), correct=int(v.correct)
+                )
+            )
         for depth, ((name, _), g) in enumerate(zip(t.tracked, mark.grad_norms.tolist())):
             history.grad_norms.append(dict(epoch=epoch, step=mark.step, depth=depth, layer=name, grad_norm=g))
     loss_sum, correct = stats.sums.tolist()
-    train = _row("epoch", epoch, t.step, "train", stats.images, loss_sum, correct)
-    val_row = _row("epoch", epoch, t.step, "val", val.images, float(val.loss_sum), int(val.correct))
+    train = _row("epoch", epoch, t.step, "train", images=stats.images, loss_sum=loss_sum, correct=correct)
+    val_row = _row(
+        "epoch", epoch, t.step, "val", images=val.images, loss_sum=float(val.loss_sum), correct=int(val.correct)
+    )
     history.metrics += [train, val_row]
     return EpochResult(train["loss"], train["accuracy"], val_row["loss"], val_row["accuracy"])
 

@@ -50,7 +50,7 @@ rule study_notebook:
     conda:
         "../../envs/report.yaml"
     script:
-        "../scripts/run_notebook.py"
+        "../scripts/study_notebook.py"
 
 
 rule answers:

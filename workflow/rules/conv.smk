@@ -93,4 +93,4 @@ rule conv_notebook:
     params:
         shape=config["conv_tests"]["notebook_shape"],
     script:
-        "../scripts/run_notebook.py"
+        "../scripts/conv_notebook.py"

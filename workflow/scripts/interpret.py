@@ -7,7 +7,7 @@ from cnnstudy.runconfig import RunConfig
 with script_log(snakemake.log[0]) as log:
     torch.manual_seed(0)
     w = snakemake.wildcards
-    title = f"{w.study}: {w.model}, seed {w.seed}"
+    title = f"{snakemake.config['studies'][w.study]['title']}: {w.model}, seed {w.seed}"
     a = interpret.analyse(RunConfig(**snakemake.params.run), snakemake.input.data, snakemake.input.model)
     plots.attribution(a, snakemake.output.attribution, title)
     plots.feature_maps(a, snakemake.output.feature_maps, title)
