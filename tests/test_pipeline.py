@@ -96,6 +96,9 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
     assert manifest.image_id.is_unique and len(manifest) == 5 * (40 + 20)
     for study in cfg["studies"]:
         assert "which model is best?" in (res / "notebooks" / f"{study}_analysis.html").read_text()
+    for page in (res / "notebooks").glob("*.html"):  # rendered for reading offline, nothing of this machine
+        text = page.read_text()
+        assert not re.search(r'src="https?://|import\("https?://', text) and str(work) not in text, page
     html = (res / "notebooks" / "conv_tester.html").read_text()
     assert "implementation" in html and "Error" not in html.split("forward+backward")[0][-2000:]
 
@@ -106,6 +109,8 @@ def test_report_is_generated(demo_run):
     smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
     html = (work / "report" / "report.html").read_text()
     assert len(html) > 100_000 and "coco5_nets" in html and "Convolution from scratch" in html
+    assert "Results at a glance" in html and "Demo data" in html  # the front page: results, flagged as demo
+    assert "COCO 5-class: net1 vs net2 (padding) vs net3 (10 extra convs)" in html  # categories by title
 
 
 def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 # nbconvert's template loads require.js and MathJax from a CDN: a report read offline must not.
 _REMOTE_SCRIPT = re.compile(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>\s*')
+# and its mermaid loader imports modules from a CDN (these notebooks draw no diagrams)
+_REMOTE_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?import\(\"https?://.*?</script>\s*", re.S)
 
 
 def execute_to_html(notebook, out_notebook, out_html, parameters: dict, kernel: str = "python3") -> None:
@@ -29,4 +31,4 @@ def execute_to_html(notebook, out_notebook, out_html, parameters: dict, kernel: 
 
 def offline_html(body: str) -> str:
     """The page without scripts fetched from the network."""
-    return _REMOTE_SCRIPT.sub("", body)
+    return _REMOTE_MODULE.sub("", _REMOTE_SCRIPT.sub("", body))

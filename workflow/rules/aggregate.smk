@@ -33,6 +33,7 @@ rule study_notebook:
     input:
         notebook=workflow.source_path("../notebooks/study_analysis.ipynb"),
         runs=f"{RESULTS}/tables/runs.csv",
+        curves=f"{RESULTS}/tables/curves.csv",
         answers=f"{RESULTS}/tables/answers.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
         code=code_of("notebooks"),
