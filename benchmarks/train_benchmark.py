@@ -127,7 +127,8 @@ def reports_epoch(net, optimizer, train_loader, val_loader, k: int) -> float:
 def run_config(s: Setting, eval_subset: int) -> RunConfig:
     return RunConfig(study="benchmark", run=s.arch, seed=0, dataset=s.name, arch=s.arch, options={}, conv_impl="torch",
                      optimizer="adam", lr=1e-3, betas=s.betas, batch_size=s.batch_size, epochs=1, eval_every_steps=100,
-                     eval_subset=eval_subset, eval_batch_size=64, device="cpu", deterministic=True)  # fmt: skip
+                     eval_subset=eval_subset, eval_batch_size=64, device="cpu", deterministic=True,
+                     precision="fp32", weight_decay=0.0)  # fmt: skip
 
 
 def our_epoch(trainer, data) -> None:

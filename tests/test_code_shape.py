@@ -46,3 +46,10 @@ def test_every_module_a_stage_imports_is_an_input_of_that_stage():
     assert {"train", "inputs", "checkpoint", "models", "architectures", "augment", "datasets"} <= set(
         stage_modules("train")
     )
+
+
+def test_augmentation_switches_are_the_schemas():
+    from cnnstudy import augment
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert set(schema["$defs"]["augment"]["properties"]) == augment.KEYS

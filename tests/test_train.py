@@ -46,6 +46,8 @@ def cfg(**kw) -> RunConfig:
         eval_batch_size=512,
         device="cpu",
         deterministic=True,
+        precision="auto",
+        weight_decay=0.0,
     )
     return RunConfig(**(base | kw))
 

@@ -13,7 +13,8 @@ class RunConfig:
     """The resolved settings of one (study, run, seed) training job.
 
     Built once by :func:`run_config` from the validated config: the study's ``training``
-    block overridden by the run's own keys. Defaults live in the schema, not here.
+    block overridden by the run's own keys. Defaults live in the schema, not here: a field
+    with a default here is an optional setting whose absence means "not set" (None, empty).
     """
 
     study: str
@@ -32,10 +33,10 @@ class RunConfig:
     eval_batch_size: int
     device: str
     deterministic: bool
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 elsewhere
+    precision: str  # auto: bf16 autocast on CUDA, fp32 elsewhere
+    weight_decay: float
     betas: tuple | None = None  # None: the optimizer's own default
     momentum: float | None = None
-    weight_decay: float = 0.0
     scheduler: dict | None = None
     augment: dict = field(default_factory=dict)
     resize: int | None = None  # the fixed-size view of variable-resolution data
