@@ -120,3 +120,10 @@ def test_every_default_option_changes_the_network_it_builds():
                 )
             else:
                 assert str(changed) != base, (arch, name)
+
+
+def test_unreadable_pretrained_weights_name_their_file(tmp_path):
+    bad = tmp_path / "resnet18-f37072fd.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelConfigError, match=f"{bad} is not readable resnet18 weights"):
+        build_model("resnet18_tl", (3, 64, 64), 5, weights=str(bad))

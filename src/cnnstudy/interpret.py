@@ -25,7 +25,13 @@ def load_run(run_cfg: RunConfig, data: dict, state_path, device="cpu"):
     norm, in_shape = input_pipeline(data["splits"]["train"], run_cfg.resize)
     norm.to(device)
     model = build_model(run_cfg.arch, in_shape, len(data["classes"]), conv_impl=run_cfg.conv_impl, **run_cfg.options)
-    model.load_state_dict(torch.load(state_path, map_location=device, weights_only=True))
+    try:
+        state = torch.load(state_path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, corrupt or not a state dict
+        raise RuntimeError(
+            f"{state_path} is not a readable model state ({exc}); delete it and rerun its training job"
+        ) from exc
+    model.load_state_dict(state)
     return model.to(device).eval(), norm
 
 

@@ -169,7 +169,11 @@ def _resnet18_tl(in_shape, num_classes, conv, *, train_bn, weights):
 
     net = resnet18(weights=None)
     if weights:
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated or not a state dict
+            raise ModelConfigError(f"{weights} is not readable resnet18 weights ({exc}); delete it and rerun") from exc
+        net.load_state_dict(state)
     for p in net.parameters():
         p.requires_grad = False
     for m in net.modules():

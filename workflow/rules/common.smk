@@ -115,6 +115,12 @@ def pretrained_weights(wildcards):
     return [download_path(name)] if name else []
 
 
+def pretrained_checksums(wildcards):
+    """Checksum entries of those weights: training re-verifies them before loading."""
+    name = config["studies"][wildcards.study]["runs"][wildcards.model].get("pretrained")
+    return [config["downloads"][name]] if name else []
+
+
 def run_dir(study, model, seed):
     return f"{RESULTS}/runs/{study}/{model}/seed{seed}"
 

@@ -28,6 +28,7 @@ rule train:
         runtime=lambda wc, attempt: train_resources("runtime") * attempt,
     params:
         run=run_params,
+        weights_checksums=pretrained_checksums,
         # not an output: Snakemake would delete it when a killed job is rerun
         checkpoint=f"{RESULTS}/checkpoints/{{study}}/{{model}}/seed{{seed}}/last.pt",
     script:

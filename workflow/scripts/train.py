@@ -2,12 +2,15 @@ from pathlib import Path
 
 import torch
 
+from cnnstudy.download import verify_download
 from cnnstudy.logs import script_log
 from cnnstudy.runconfig import RunConfig
 from cnnstudy.train import train_run
 
 with script_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
+    for weights, entry in zip(snakemake.input.weights, snakemake.params.weights_checksums):
+        verify_download(weights, entry, log)  # read back: verified, or the error names the file
     train_run(
         RunConfig(**snakemake.params.run),
         snakemake.input.data,
