@@ -70,7 +70,7 @@ def test_learns_well_above_chance_and_writes_tidy_outputs(tmp_path, data_file):
     assert (g.grad_norm > 0).all() and set(g.step) == set(m[m.scope == "step"].step)
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["config"]["lr"] == 2e-3 and summary["data_sha256"] == datasets.load(data_file)["sha256"]
-    assert summary["device"] == "cpu" and summary["parameters"] > 0
+    assert summary["device"] == "cpu" and summary["parameters"] > 0 and summary["images_per_second"] > 0
 
 
 def test_same_seed_gives_identical_metrics_other_seed_differs(tmp_path, data_file):

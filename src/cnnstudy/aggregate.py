@@ -37,7 +37,9 @@ RUN_COLUMNS = [
     "parameters",
     "trainable_parameters",
     "seconds",
+    "images_per_second",
     "device",
+    "precision",
     "config_hash",
 ]
 ANSWER_COLUMNS = [

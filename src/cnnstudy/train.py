@@ -457,7 +457,7 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print) ->
     run.resume(t, device, log)
     with stop_on_sigterm() as t.stop:
         status = _fit(t, data, run, log)
-    outcome = RunOutcome(cfg, data, t, run.best, run.history, status, run.key, time.time() - t0)
+    outcome = RunOutcome(cfg, data, t, run, status, time.time() - t0)
     return write_outputs(outcome, Path(out_dir), log)
 
 
@@ -471,6 +471,7 @@ class RunState:
     history: History = field(default_factory=History)
     next_epoch: int = 1
     progress: EpochProgress | None = None  # an epoch stopped midway
+    epoch_seconds: list = field(default_factory=list)  # wall time of each epoch this process ran
 
     def resume(self, t: Trainer, device, log) -> None:
         state = checkpoint.load(self.path, self.key, device, log)
@@ -492,7 +493,7 @@ class RunState:
 
 def _fit(t: Trainer, data: RunData, run: RunState, log) -> str:
     """The epochs from where the run stands; returns its status."""
-    cfg, seconds = t.cfg, []
+    cfg, seconds = t.cfg, run.epoch_seconds
     device = data.train_x.device
     log(f"{cfg.study}/{cfg.run}/seed{cfg.seed}: epochs {run.next_epoch}-{cfg.epochs} on {device}")
     for epoch in range(run.next_epoch, cfg.epochs + 1):
@@ -528,18 +529,16 @@ class RunOutcome:
     cfg: RunConfig
     data: RunData
     trainer: Trainer
-    best: Best
-    history: History
+    run: RunState
     status: str
-    resume_key: dict
     seconds: float
 
 
 def _test_evaluation(o: RunOutcome) -> Evaluation | None:
     """The test split scored once, by the best-validation weights (never used to choose them)."""
-    if o.data.test is None or o.best.state is None:
+    if o.data.test is None or o.run.best.state is None:
         return None
-    o.trainer.model.load_state_dict(o.best.state)
+    o.trainer.model.load_state_dict(o.run.best.state)
     device = o.data.train_x.device
     split = device_split(o.data.test, device, o.cfg.eval_batch_size)
     return evaluate(o.trainer.model, o.trainer.norm, split, len(o.data.classes), o.trainer.bf16)
@@ -559,30 +558,37 @@ def write_outputs(o: RunOutcome, out_dir: Path, log) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     ident = {"study": o.cfg.study, "model": o.cfg.run, "seed": o.cfg.seed}
     for name, rows, columns in (
-        ("metrics", o.history.metrics, METRIC_COLUMNS),
-        ("grad_norms", o.history.grad_norms, GRAD_COLUMNS),
+        ("metrics", o.run.history.metrics, METRIC_COLUMNS),
+        ("grad_norms", o.run.history.grad_norms, GRAD_COLUMNS),
     ):
         pd.DataFrame([{**ident, **r} for r in rows], columns=[*ident, *columns]).to_csv(
             out_dir / f"{name}.csv", index=False
         )
     test = _test_evaluation(o)
-    matrices = dict(o.best.confusion or {})
+    matrices = dict(o.run.best.confusion or {})
     if test is not None:
         matrices["test"] = test.confusion.cpu()
     rows = _confusion_rows(ident, o.data.classes, matrices)
     pd.DataFrame(rows, columns=[*ident, "split", "true", "predicted", "count"]).to_csv(
         out_dir / "confusion.csv", index=False
     )
-    torch.save(o.best.state if o.best.state is not None else o.trainer.model.state_dict(), out_dir / "best_model.pt")
+    torch.save(
+        o.run.best.state if o.run.best.state is not None else o.trainer.model.state_dict(), out_dir / "best_model.pt"
+    )
     summary = {**ident, **_summary(o, test)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     best, test_accuracy = summary["best_val_accuracy"], summary["test_accuracy"]
-    log(f"{o.status}: best val accuracy {best} at epoch {o.best.epoch}; test accuracy {test_accuracy}")
+    log(f"{o.status}: best val accuracy {best} at epoch {o.run.best.epoch}; test accuracy {test_accuracy}")
     return summary
 
 
+def _throughput(o: RunOutcome) -> float | None:
+    seconds = sum(o.run.epoch_seconds)
+    return round(len(o.run.epoch_seconds) * len(o.data.train_y) / seconds, 1) if seconds else None
+
+
 def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
-    val_epochs = [r for r in o.history.metrics if r["scope"] == "epoch" and r["split"] == "val"]
+    val_epochs = [r for r in o.run.history.metrics if r["scope"] == "epoch" and r["split"] == "val"]
     device = o.data.train_x.device
     model = o.trainer.model
     return {
@@ -590,8 +596,8 @@ def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
         "arch": o.cfg.arch,
         "dataset": o.cfg.dataset,
         "epochs_run": len(val_epochs),
-        "best_epoch": o.best.epoch,
-        "best_val_accuracy": o.best.val_accuracy if o.best.val_accuracy >= 0 else None,
+        "best_epoch": o.run.best.epoch,
+        "best_val_accuracy": o.run.best.val_accuracy if o.run.best.val_accuracy >= 0 else None,
         "final_val_accuracy": val_epochs[-1]["accuracy"] if val_epochs else None,
         "test_split": o.data.test is not None,
         "test_accuracy": int(test.correct) / test.images if test is not None else None,
@@ -599,15 +605,17 @@ def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
         "parameters": count_parameters(model),
         "trainable_parameters": count_parameters(model, trainable_only=True),
         "seconds": round(o.seconds, 3),
+        # training throughput of this process's epochs (evaluation included): images per second
+        "images_per_second": _throughput(o),
         "device": str(device),
         "precision": "bf16" if o.trainer.bf16 else "fp32",
         "device_name": torch.cuda.get_device_name(device)
         if device.type == "cuda"
         else platform.processor() or platform.machine(),
         "config_hash": o.cfg.digest(),
-        "code_sha256": o.resume_key["training code"],
+        "code_sha256": o.run.key["training code"],
         "data_sha256": o.data.sha256,  # recomputed from the bytes trained on, and equal to the stored ones
-        "weights_sha256": o.resume_key["pretrained weights"],
+        "weights_sha256": o.run.key["pretrained weights"],
         "versions": {"cnnstudy": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "config": dataclasses.asdict(o.cfg),
     }

@@ -80,7 +80,10 @@ rule answers:
     conda:
         "../../envs/report.yaml"
     params:
-        studies={s: config["studies"][s] for s in STUDIES},
+        studies={
+            s: {k: v for k, v in config["studies"][s].items() if k in ANSWER_KEYS}
+            for s in STUDIES
+        },
     script:
         "../scripts/answers.py"
 

@@ -25,6 +25,8 @@ study_config.validate(config, workflow.source_path("../schemas/config.schema.yam
 
 RESULTS = study_config.RESULTS
 FRONT_PAGE = f"{RESULTS}/report/front_page.rst"
+# What the answers rule reads of a study (its job parameters in the report show just these).
+ANSWER_KEYS = ("comparisons", "reported", "reported_metric")
 RUNS = study_config.runs(config)
 STUDIES = list(config["studies"])
 DATASETS = list(config["datasets"])
@@ -37,6 +39,27 @@ def front_page():
     static description of the pipeline."""
     built = Path(FRONT_PAGE)
     return str(built.resolve()) if built.exists() else "workflow/report/workflow.rst"
+
+
+def projection_settings():
+    """Per run, what its projected time depends on (not its learning rate, say)."""
+    keys = (
+        "arch",
+        "options",
+        "batch_size",
+        "epochs",
+        "optimizer",
+        "precision",
+        "resize",
+    )
+    return {
+        f"{s}/{r}": {k: v for k, v in run_params_of(s, r, 0).items() if k in keys}
+        for s, r, _ in RUNS
+    }
+
+
+def run_params_of(study, run, seed):
+    return dataclasses.asdict(study_config.run_config(config, study, run, seed))
 
 
 def study_category(wildcards):
@@ -128,11 +151,7 @@ def run_dir(study, model, seed):
 def run_params(wildcards):
     """The resolved settings of one run, as a plain dict: Snakemake compares params it can
     serialize, so a change reruns that run only (the job rebuilds the RunConfig)."""
-    return dataclasses.asdict(
-        study_config.run_config(
-            config, wildcards.study, wildcards.model, int(wildcards.seed)
-        )
-    )
+    return run_params_of(wildcards.study, wildcards.model, int(wildcards.seed))
 
 
 def first_seed(study, model):

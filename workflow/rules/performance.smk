@@ -29,6 +29,7 @@ rule grid_projection:
         runtime=train_resources("runtime"),
     params:
         budget=config["performance"]["measure_seconds"],
-        studies=config["studies"],
+        # the runs' settings their time depends on: an edit of those reruns the projection
+        runs=lambda wc: projection_settings(),
     script:
         "../scripts/grid_projection.py"
