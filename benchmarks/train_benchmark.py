@@ -18,6 +18,12 @@ Images are random: the time does not depend on the pixels. Each round times one 
 loop, alternating, and the ratio is taken within the round (a drifting machine affects both).
 
     python benchmarks/train_benchmark.py [--rounds 3] [--settings coco5 cifar10] [--scale 1.0]
+
+With ``--projection CONFIG`` it instead projects the whole grid of CONFIG on this device (the
+pipeline's ``grid_projection`` rule does the same): every run's measured steps per second times
+its steps and seeds, per study and in total, written as CSV and figure to ``--out``.
+
+    python benchmarks/train_benchmark.py --projection config/config.yaml [--out results/performance]
 """
 
 from __future__ import annotations
@@ -191,14 +197,32 @@ def time_setting(s: Setting, rounds: int, work: Path) -> list[tuple[float, float
     return timings
 
 
+def project_grid(args) -> None:
+    from cnnstudy import config as study_config
+    from cnnstudy import plots, projection
+
+    table = projection.project(study_config.load(args.projection), budget=args.measure_seconds)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "projection.csv", index=False)
+    plots.grid_projection(table, args.out / "projection.png", title=f"{args.projection}, projected")
+    print(table[["study", "run", "seeds", "steps_per_seed", "train_images_per_second", "seconds"]].round(1).to_string())
+    print(projection.per_study(table).round(2).to_string(index=False))
+    print(f"device: {table.device.iloc[0]}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the images (quick looks)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--projection", metavar="CONFIG", help="project CONFIG's whole grid on this device instead")
+    ap.add_argument("--out", type=Path, default=Path("results/performance"), help="where --projection writes")
+    ap.add_argument("--measure-seconds", type=float, default=2.0, help="timed seconds per model/input/batch")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.projection:
+        return project_grid(args)
     cpu = platform.processor() or platform.machine()
     print(f"torch {torch.__version__}, {cpu}, {args.threads} threads, CPU, {args.rounds} alternating rounds")
     with tempfile.TemporaryDirectory() as tmp:
