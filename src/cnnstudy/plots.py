@@ -178,6 +178,13 @@ def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
     _save(fig, path)
 
 
+def _mark_diverged(ax, x: float, count: int) -> None:
+    """Diverged seeds are a count under their run, never a value in its mean."""
+    if count:
+        ax.annotate(f"diverged x{count}", (x, 0.02), xycoords=("data", "axes fraction"), ha="center",
+                    color="tab:red", fontsize=8)  # fmt: skip
+
+
 def _interval_bars(ax, table: pd.DataFrame, x, label: str, **style):
     """Means with their 95 % t intervals (a bare dot where n < 2 gives none)."""
     err = np.vstack([table.ours_mean - table.ci_low, table.ci_high - table.ours_mean])
@@ -201,16 +208,7 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
         for i, m in enumerate(models):
             seeds = ok[ok.model == m][column]
             ax.plot(np.full(len(seeds), i + 0.15), seeds, ".", color="grey", alpha=0.7)
-            n_div = int(((runs.model == m) & (runs.status == "diverged")).sum())
-            if n_div:
-                ax.annotate(
-                    f"diverged x{n_div}",
-                    (i, 0.02),
-                    xycoords=("data", "axes fraction"),
-                    ha="center",
-                    color="tab:red",
-                    fontsize=8,
-                )
+            _mark_diverged(ax, i, int(((runs.model == m) & (runs.status == "diverged")).sum()))
         ax.axhline(runs.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
         ax.set_xticks(x, models, rotation=30, ha="right")
     ax.set_ylabel("accuracy (fraction correct)")
@@ -234,15 +232,7 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
         _interval_bars(ax, table, x - 0.1, f"ours: {table.our_metric.iloc[0]} (mean, 95% interval)")
         ax.plot(x + 0.1, table.reported, "s", color="tab:red", label=f"reported: {table.reported_metric.iloc[0]}")
         for i, row in enumerate(table.itertuples()):
-            if row.diverged:
-                ax.annotate(
-                    f"diverged x{row.diverged}",
-                    (i, 0.02),
-                    xycoords=("data", "axes fraction"),
-                    ha="center",
-                    color="tab:red",
-                    fontsize=8,
-                )
+            _mark_diverged(ax, i, row.diverged)
         ax.set_xticks(x, table.model, rotation=30, ha="right")
         ax.legend(fontsize=8)
     else:
