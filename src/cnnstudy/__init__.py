@@ -19,11 +19,11 @@ STAGE_ENTRIES = {
     "conv": ["conv_check", "logs"],
     "train": ["train", "logs"],
     "aggregate": ["aggregate", "logs"],
-    "figures": ["plots", "datasets", "logs"],
+    "figures": ["plots", "pages", "datasets", "logs"],
     "notebooks": ["notebooks", "conv_check", "aggregate", "logs"],
     "interpret": ["interpret", "plots", "logs"],
-    "performance": ["projection", "plots", "logs"],
-    "report": ["front_page", "aggregate", "logs"],
+    "performance": ["projection", "plots", "pages", "logs"],
+    "report": ["front_page", "pages", "aggregate", "logs"],
 }
 
 

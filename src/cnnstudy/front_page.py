@@ -110,34 +110,3 @@ def render(
         out.append(study_section(study, spec, *of_study))
     out += ["", "The pipeline", "------------", "", intro]
     return "\n".join(out)
-
-
-_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; font-size: 13px; margin: 1em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: left; }}
-th {{ background: #eef; cursor: pointer; position: sticky; top: 0; }}
-tr:nth-child(even) {{ background: #f8f8f8; }}
-</style></head><body>
-<h3>{title}</h3><p>{note} Click a column header to sort.</p>
-{table}
-<script>
-// sort by a clicked column, numbers as numbers; no library, nothing fetched
-document.querySelectorAll("th").forEach((th, col) => th.addEventListener("click", () => {{
-  const body = th.closest("table").tBodies[0];
-  const rows = Array.from(body.rows);
-  const key = r => {{ const t = r.cells[col].innerText; const v = parseFloat(t); return isNaN(v) ? t : v; }};
-  const up = th.dataset.up !== "1"; th.dataset.up = up ? "1" : "0";
-  rows.sort((a, b) => (key(a) > key(b) ? 1 : key(a) < key(b) ? -1 : 0) * (up ? 1 : -1));
-  rows.forEach(r => body.appendChild(r));
-}}));
-</script></body></html>
-"""
-
-
-def html_table(frame: pd.DataFrame, title: str, note: str = "") -> str:
-    """A self-contained, sortable HTML page of ``frame`` for the report (no network)."""
-    table = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}", border=0)
-    return _PAGE.format(title=title, note=note, table=table)

@@ -6,12 +6,7 @@ rule conv_tests:
     input:
         code=code_of("conv"),
     output:
-        report(
-            f"{RESULTS}/conv/cases.csv",
-            caption="../report/conv_cases.rst",
-            category="Convolution from scratch",
-            labels={"table": "correctness"},
-        ),
+        f"{RESULTS}/conv/cases.csv",
     log:
         f"{RESULTS}/logs/conv/tests.log",
     benchmark:
@@ -28,12 +23,7 @@ rule conv_timing:
         f"{RESULTS}/conv/cases.csv",
         code=code_of("conv"),
     output:
-        report(
-            f"{RESULTS}/conv/timing.csv",
-            caption="../report/conv_timing.rst",
-            category="Convolution from scratch",
-            labels={"table": "timing"},
-        ),
+        f"{RESULTS}/conv/timing.csv",
     log:
         f"{RESULTS}/logs/conv/timing.log",
     conda:
@@ -63,6 +53,18 @@ rule conv_figures:
             caption="../report/conv_timing.rst",
             category="Convolution from scratch",
             labels={"figure": "time against torch"},
+        ),
+        cases_html=report(
+            f"{RESULTS}/conv/cases.html",
+            caption="../report/conv_cases.rst",
+            category="Convolution from scratch",
+            labels={"table": "correctness"},
+        ),
+        timing_html=report(
+            f"{RESULTS}/conv/timing.html",
+            caption="../report/conv_timing.rst",
+            category="Convolution from scratch",
+            labels={"table": "timing"},
         ),
     log:
         f"{RESULTS}/logs/conv/figures.log",

@@ -6,8 +6,9 @@ rule grid_projection:
     input:
         code=code_of("performance"),
     output:
-        table=report(
-            f"{RESULTS}/performance/projection.csv",
+        table=f"{RESULTS}/performance/projection.csv",
+        html=report(
+            f"{RESULTS}/performance/projection.html",
             caption="../report/grid_projection.rst",
             category="Performance",
             labels={"table": "grid projection"},

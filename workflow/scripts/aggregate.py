@@ -1,12 +1,12 @@
 from pathlib import Path
 
-from cnnstudy import aggregate, front_page
+from cnnstudy import aggregate, pages
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     runs = aggregate.runs_table(snakemake.input.summaries)
     runs.to_csv(snakemake.output.runs, index=False)
-    Path(snakemake.output.runs_html).write_text(front_page.html_table(runs, "Every run", "One row per run."))
+    Path(snakemake.output.runs_html).write_text(pages.html_table(runs, "Every run", "One row per run."))
     aggregate.concat_csv(snakemake.input.metrics).to_csv(snakemake.output.curves, index=False)
     aggregate.concat_csv(snakemake.input.confusion).to_csv(snakemake.output.confusion, index=False)
     aggregate.concat_csv(snakemake.input.grad_norms).to_csv(snakemake.output.grad_norms, index=False)

@@ -1,9 +1,19 @@
+from pathlib import Path
+
 import pandas as pd
 
-from cnnstudy import plots
+from cnnstudy import pages, plots
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
-    plots.conv_errors(pd.read_csv(snakemake.input.cases), snakemake.output.errors)
-    plots.conv_timing(pd.read_csv(snakemake.input.timing), snakemake.output.timing)
-    log("conv figures written")
+    cases, timing = pd.read_csv(snakemake.input.cases), pd.read_csv(snakemake.input.timing)
+    plots.conv_errors(cases, snakemake.output.errors)
+    plots.conv_timing(timing, snakemake.output.timing)
+    Path(snakemake.output.cases_html).write_text(
+        pages.html_table(cases, "Hand-written convolutions against torch", "Max |error| per case and implementation.")
+    )
+    timing = timing.assign(layer=timing["shape"].map(plots.shape_label))
+    Path(snakemake.output.timing_html).write_text(
+        pages.html_table(timing, "Convolution timings", "Median seconds; ratios are time over F.conv2d's.")
+    )
+    log("conv figures and tables written")

@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import torch
 
-from cnnstudy import plots, projection
+from cnnstudy import pages, plots, projection
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
@@ -8,4 +10,6 @@ with script_log(snakemake.log[0]) as log:
     table = projection.project(snakemake.config, budget=snakemake.params.budget, log=log)
     table.to_csv(snakemake.output.table, index=False)
     plots.grid_projection(table, snakemake.output.figure, title="the config's whole grid, projected")
+    note = f"Measured on {table.device.iloc[0]}; seconds are all seeds of a run."
+    Path(snakemake.output.html).write_text(pages.html_table(table, "The whole grid, projected", note))
     log("\n" + projection.per_study(table).to_string(index=False))
