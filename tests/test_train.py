@@ -301,3 +301,11 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path):
     run(tmp_path, "full", data_file, **kw)
     for name in ("metrics.csv", "grad_norms.csv", "confusion.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / name), pd.read_csv(out / name))
+
+
+def test_an_unknown_augmentation_switch_fails_the_run_before_training(tmp_path, data_file):
+    from cnnstudy.augment import AugmentConfigError
+
+    with pytest.raises(AugmentConfigError, match="vflip"):
+        run(tmp_path, "v", data_file, epochs=1, augment={"vflip": True})
+    assert not (tmp_path / "v" / "ckpt" / "last.pt").exists()

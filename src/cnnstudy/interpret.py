@@ -128,7 +128,7 @@ def analyse(run_cfg: RunConfig, data_path, state_path, device="cpu") -> dict:
     """Everything the interpretation figures of one run need."""
     data = datasets.load(data_path)
     model, norm = load_run(run_cfg, data, state_path, device)
-    split = data["splits"]["val" if "val" in data["splits"] else "test"]
+    split = data["splits"]["val"]  # every prepared dataset has one: epochs are chosen on it
     out = {"classes": data["classes"], "examples": {}, "filters": first_layer_filters(model)}
     for key, ex in pick_examples(model, norm, split).items():
         xn = norm(ex["x"].to(device))

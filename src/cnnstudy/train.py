@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import __version__, checkpoint, code_digest, datasets, stage_files
+from . import __version__, augment, checkpoint, code_digest, datasets, stage_files
 from .hashing import file_digest
 from .inputs import DeviceSplit, Evaluation, batch_plan, device_split, evaluate, input_pipeline, take_batch
 from .models import build_model, count_parameters
@@ -171,6 +171,7 @@ class Trainer:
 
 
 def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
+    augment.validate(cfg.augment)  # a switch the batch augmentation does not know is an error, not a no-op
     norm, in_shape = input_pipeline(data.train_split, cfg.resize)
     torch.manual_seed(cfg.seed)  # model init depends on the seed only, not on earlier draws
     model = build_model(
