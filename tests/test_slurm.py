@@ -47,7 +47,7 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg["studies"]["coco5_nets"]["comparisons"] = [cfg["studies"]["coco5_nets"]["comparisons"][0]]
     cfg["studies"]["coco5_nets"]["training"].update(epochs=3)
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
-    cfg["resources"]["train"].update(mem_mb=1500, runtime=20)
+    cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20)  # .ci/slurm-up's node has one (count-only) GPU
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
     log = tmp_path / "snakemake.log"
     args = ["results/tables/runs.csv", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "test.yaml",
@@ -60,11 +60,15 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     text = log.read_text()
     calls = re.findall(r"sbatch call: (.*)", text)
     train = [c for c in calls if "rule_train" in c]
-    array, retry = train  # both runs as one job array, then the cancelled one alone
-    assert "--array=1-2" in array and "--cpus-per-task=1" in array and "--requeue" in array
+    assert len(train) == 3, train  # net1 and net2, then the cancelled one again
     mem = lambda call: int(re.search(r"--mem (\d+)", call).group(1))  # noqa: E731
     minutes = lambda call: int(re.search(r"-t '?(\d+)", call).group(1))  # noqa: E731
-    assert 1500 <= mem(array) < 1600 and minutes(array) == 20  # arrays add a little for their payload
+    for call in train:
+        for flag in ("--gpus=1", "--cpus-per-task=1", "--requeue"):
+            assert flag in call, (flag, call)
+        assert "--array" not in call  # see profiles/slurm/config.yaml
+    first, retry = train[:2], train[2]
+    assert all(mem(c) == 1500 and minutes(c) == 20 for c in first)
     assert mem(retry) == 2 * 1500 and minutes(retry) == 2 * 20  # attempt 2 asks for twice both
     assert not [c for c in calls if re.search(r"rule_(download|extract|aggregate|answers|front_page)", c)]
     assert re.search(r"localrule (download|extract|aggregate)", text)  # light rules ran where Snakemake runs
