@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnstudy.models import ARCHITECTURES, ModelConfigError, build_model, count_parameters
+from cnnstudy.models import ARCHITECTURES, ModelConfigError, build_model, count_parameters, place_model
 
 SHAPES = {
     "net1": (3, 64, 64),
@@ -24,6 +24,18 @@ def test_every_architecture_builds_and_classifies(arch):
     model = build_model(arch, SHAPES[arch], 7).eval()
     out = model(torch.randn(2, *SHAPES[arch]))
     assert out.shape == (2, 7) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_placed_models_are_channels_last_and_compute_the_same_function(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, SHAPES[arch], 7).eval()
+    x = torch.randn(2, *SHAPES[arch])
+    expected = model(x)
+    placed = place_model(model, "cpu")
+    convs = [m.weight for m in placed.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    torch.testing.assert_close(placed(x.contiguous(memory_format=torch.channels_last)), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_fc_input_comes_from_the_input_shape_not_a_constant():

@@ -148,6 +148,9 @@ def test_normalizer_statistics_in_chunks_equal_the_direct_ones():
     f = x.float() / 255
     torch.testing.assert_close(norm.mean.flatten(), f.mean(dim=(0, 2, 3)))
     torch.testing.assert_close(norm.std.flatten(), f.std(dim=(0, 2, 3)))
+    out = norm(x)  # standardized, in the layout of the placed model
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, (f - norm.mean) / norm.std)
 
 
 def _restamped(data_file, tmp_path, drop_val: int) -> Path:

@@ -17,7 +17,8 @@ from . import augment
 
 class Normalizer(torch.nn.Module):
     """uint8 NCHW -> float, augmented (training only), standardized with the training split's
-    per-channel statistics, and optionally resized (the fixed-size view of variable data)."""
+    per-channel statistics, optionally resized (the fixed-size view of variable data), and
+    laid out channels-last like the model (see ``train.place_model``)."""
 
     def __init__(self, x_train_u8: torch.Tensor, resize: int | None = None, chunk: int = 4096):
         super().__init__()
@@ -36,7 +37,6 @@ class Normalizer(torch.nn.Module):
         self.register_buffer("scale", 1 / self.std)
         self.register_buffer("scale_u8", 1 / (255 * self.std))
         self.resize = resize
-        self.channels_last = False  # set on CUDA, where cuDNN prefers NHWC
 
     def forward(self, x_u8, aug_cfg=None, gen=None):
         if aug_cfg:
@@ -46,7 +46,7 @@ class Normalizer(torch.nn.Module):
             x = torch.addcmul(self.shift, x_u8.float(), self.scale_u8)
         if self.resize and x.shape[-1] != self.resize:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", antialias=True, align_corners=False)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last)
 
 
 def input_pipeline(train_split: dict, resize: int | None) -> tuple[Normalizer, tuple[int, int, int]]:

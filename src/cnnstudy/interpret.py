@@ -15,7 +15,7 @@ from torch import nn
 
 from . import datasets
 from .inputs import input_pipeline
-from .models import Classifier, build_model
+from .models import Classifier, build_model, place_model
 from .runconfig import RunConfig
 
 
@@ -32,7 +32,7 @@ def load_run(run_cfg: RunConfig, data: dict, state_path, device="cpu"):
             f"{state_path} is not a readable model state ({exc}); delete it and rerun its training job"
         ) from exc
     model.load_state_dict(state)
-    return model.to(device).eval(), norm
+    return place_model(model, device).eval(), norm
 
 
 def _image(split: dict, i: int) -> torch.Tensor:

@@ -220,5 +220,12 @@ def build_model(
     return BUILDERS[arch](tuple(in_shape), num_classes, _conv_factory(conv_impl), **resolved, **extra)
 
 
+def place_model(model: torch.nn.Module, device) -> torch.nn.Module:
+    """The model on the device, channels-last (NHWC) on every device: cuDNN's tensor-core
+    kernels want it, and on a 2-core CPU it made 21 of the study's 25 run shapes faster
+    (1.1-1.5x; small LeNets with BatchNorm were 0.8-1.0x)."""
+    return model.to(device, memory_format=torch.channels_last)
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import config as study_config
-from .models import build_model
+from .models import build_model, place_model
 from .runconfig import RunConfig
 from .train import make_optimizer, pick_device, resolve_precision
 
@@ -61,12 +61,12 @@ def _timed(fn, sync, budget: float, min_calls: int = 3) -> float:
 
 def measure(cfg: RunConfig, shape: tuple, classes: int, device: torch.device, budget: float) -> Rates:
     torch.manual_seed(0)
-    model = build_model(cfg.arch, shape, classes, conv_impl=cfg.conv_impl, **cfg.options).to(device)
+    model = place_model(build_model(cfg.arch, shape, classes, conv_impl=cfg.conv_impl, **cfg.options), device)
     opt = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
     bf16 = resolve_precision(cfg.precision, device) == "bf16"
-    x = torch.randn(cfg.batch_size, *shape, device=device)
+    x = torch.randn(cfg.batch_size, *shape, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, classes, (cfg.batch_size,), device=device)
-    xe = torch.randn(cfg.eval_batch_size, *shape, device=device)
+    xe = torch.randn(cfg.eval_batch_size, *shape, device=device).contiguous(memory_format=torch.channels_last)
 
     def step():
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

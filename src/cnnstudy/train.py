@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from . import __version__, augment, checkpoint, code_digest, datasets, stage_files
 from .hashing import file_digest
 from .inputs import DeviceSplit, Evaluation, batch_plan, device_split, evaluate, input_pipeline, take_batch
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, place_model
 from .runconfig import RunConfig
 
 METRIC_COLUMNS = ["scope", "epoch", "step", "split", "images", "loss", "accuracy"]
@@ -174,12 +174,10 @@ def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
     augment.validate(cfg.augment)  # a switch the batch augmentation does not know is an error, not a no-op
     norm, in_shape = input_pipeline(data.train_split, cfg.resize)
     torch.manual_seed(cfg.seed)  # model init depends on the seed only, not on earlier draws
-    model = build_model(
-        cfg.arch, in_shape, len(data.classes), conv_impl=cfg.conv_impl, weights=cfg.weights, **cfg.options
-    ).to(device)
-    if device.type == "cuda":  # cuDNN's fastest convolutions want NHWC
-        model = model.to(memory_format=torch.channels_last)
-        norm.channels_last = True
+    model = place_model(
+        build_model(cfg.arch, in_shape, len(data.classes), conv_impl=cfg.conv_impl, weights=cfg.weights, **cfg.options),
+        device,
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(cfg, params)
     return Trainer(
