@@ -10,14 +10,19 @@ The reports' loop is seed 002's ``train()``: images as JPEG files (as its subset
 read by PIL through a ``DataLoader`` (``ToTensor``), ``.item()`` after every step, softmax
 then argmax, a Python loop over the batch to fill the confusion matrices, and validation with
 autograd on, as written. Ours is ``cnnstudy.train.train_one_epoch`` + ``evaluate`` + the
-epoch's host sync, timed twice: with the reports' cadence (training windows every 100 steps,
-validation every epoch: ``eval_subset: 0``) and with the study's (a 500-image validation
-subset also scored at every mark: more work than the reports' loop does). A third line times
-the floor: the bare forward, backward and optimizer steps on a ready batch.
+epoch's host sync, timed three times: with the reports' cadence (training windows every 100
+steps, validation every epoch: ``eval_subset: 0``), with the study's (a 500-image validation
+subset also scored at every mark: more work than the reports' loop does), and with the
+reports' cadence under bf16 autocast (``precision: bf16``). A last line times the floor: the
+bare fp32 forward, backward and optimizer steps on the epoch's batches, prepared beforehand.
 Images are random: the time does not depend on the pixels. Each round times one epoch of each
 loop, alternating, and the ratio is taken within the round (a drifting machine affects both).
 
-    python benchmarks/train_benchmark.py [--rounds 3] [--settings coco5 cifar10] [--scale 1.0]
+    python benchmarks/train_benchmark.py [--rounds 3] [--settings coco5 cifar10] [--scale 1.0] [--device cpu]
+
+On a GPU (``--device cuda``) both loops run there, as the reports' code did when it found one:
+its batches go to the device each step; ours live there. Ours then runs non-deterministic
+(cuDNN picks its kernels, as the reports' loop let it), and the clock waits for the device.
 
 With ``--projection CONFIG`` it instead projects the whole grid of CONFIG on this device (the
 pipeline's ``grid_projection`` rule does the same): every run's measured steps per second times
@@ -34,6 +39,7 @@ import platform
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +51,15 @@ from cnnstudy import datasets
 from cnnstudy.inputs import evaluate
 from cnnstudy.models import build_model
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import History, build_trainer, load_run_data, record_epoch, seed_everything, train_one_epoch
+from cnnstudy.train import (
+    History,
+    build_trainer,
+    load_run_data,
+    pick_device,
+    record_epoch,
+    seed_everything,
+    train_one_epoch,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,13 +124,15 @@ def update_confusion_matrix(matrix, pred, label):
     return matrix
 
 
-def reports_epoch(net, optimizer, train_loader, val_loader, k: int) -> float:
+def reports_epoch(net, optimizer, loaders, k: int, device) -> float:
     """One epoch of seed 002's train(): training with 100-step windows, then validation."""
+    train_loader, val_loader = loaders
     criterion = torch.nn.CrossEntropyLoss()
     train_confusion, val_confusion = np.zeros((k, k)), np.zeros((k, k))
     running, running_acc, history = 0.0, 0.0, []
     net.train()
     for i, (inputs, labels) in enumerate(train_loader):
+        inputs, labels = inputs.to(device), labels.to(device)
         optimizer.zero_grad()
         outputs = net(inputs)
         loss = criterion(outputs, labels)
@@ -132,6 +148,7 @@ def reports_epoch(net, optimizer, train_loader, val_loader, k: int) -> float:
     net.eval()
     val_loss, val_acc = 0.0, 0.0
     for inputs, labels in val_loader:  # autograd on, as seed 002 wrote it
+        inputs, labels = inputs.to(device), labels.to(device)
         outputs = net(inputs)
         val_loss += criterion(outputs, labels).item()
         preds = torch.argmax(F.softmax(outputs, dim=1), dim=1)
@@ -140,11 +157,12 @@ def reports_epoch(net, optimizer, train_loader, val_loader, k: int) -> float:
     return val_acc / len(val_loader)
 
 
-def run_config(s: Setting, eval_subset: int, precision: str = "fp32") -> RunConfig:
+def run_config(s: Setting, eval_subset: int, precision: str, device: torch.device) -> RunConfig:
+    # deterministic on CPU (costs nothing there); on CUDA cuDNN picks its kernels, as in the reports
     return RunConfig(study="benchmark", run=s.arch, seed=0, dataset=s.name, arch=s.arch, options={}, conv_impl="torch",
                      optimizer="adam", lr=1e-3, betas=s.betas, batch_size=s.batch_size, epochs=1, eval_every_steps=100,
-                     eval_subset=eval_subset, eval_batch_size=64, device="cpu", deterministic=True,
-                     precision=precision, weight_decay=0.0)  # fmt: skip
+                     eval_subset=eval_subset, eval_batch_size=64, device=device.type,
+                     deterministic=device.type == "cpu", precision=precision, weight_decay=0.0)  # fmt: skip
 
 
 def our_epoch(trainer, data) -> None:
@@ -174,44 +192,59 @@ def bare_epoch(trainer, batches) -> None:
         opt.step()
 
 
-def time_setting(s: Setting, rounds: int, work: Path) -> list[tuple[float, float, float]]:
-    """Per round: seconds of one epoch of the reports' loop, ours at its cadence, ours at the
-    study's, and the bare steps (no data pipeline, metrics or validation: what no loop beats)."""
+def write_setting(s: Setting, work: Path) -> Path:
+    """The same random images twice: JPEG files for the reports' loop, a data.pt for ours."""
     gen = np.random.default_rng(0)
     xt, yt = random_split(s.train, s, gen)
     xv, yv = random_split(s.val, s, gen)
     write_images(work / s.name / "train", xt, yt)
     write_images(work / s.name / "val", xv, yv)
     datasets.save(work / s.name / "data.pt", {"train": (xt, yt), "val": (xv, yv)}, [str(c) for c in range(s.classes)])
+    return work / s.name
 
-    cpu = torch.device("cpu")
-    seed_everything(0, True)
+
+def reports_loop(s: Setting, folder: Path, device: torch.device):
+    """seed 002's model, optimizer and loaders: one epoch of it per call."""
+    torch.manual_seed(0)
+    net = build_model(s.arch, (3, s.side, s.side), s.classes).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, **({"betas": s.betas} if s.betas else {}))
+    loader = torch.utils.data.DataLoader
+    loaders = (
+        loader(ImageFolder(folder / "train"), batch_size=s.batch_size, shuffle=True),
+        loader(ImageFolder(folder / "val"), batch_size=s.batch_size),
+    )
+    return lambda: reports_epoch(net, optimizer, loaders, s.classes, device)
+
+
+def our_loops(s: Setting, folder: Path, device: torch.device) -> list:
+    """Ours in each of OUR_VARIANTS, then the floor: one epoch of each per call."""
+    seed_everything(0, device.type == "cpu")
     ours = []
     for eval_subset, precision in OUR_VARIANTS:
-        cfg = run_config(s, eval_subset, precision)
-        data = load_run_data(cfg, work / s.name / "data.pt", cpu)
-        ours.append((build_trainer(cfg, data, cpu), data))
-    torch.manual_seed(0)
-    net = build_model(s.arch, (3, s.side, s.side), s.classes)
-    betas = {"betas": s.betas} if s.betas else {}
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, **betas)
-    loader = torch.utils.data.DataLoader
-    train_loader = loader(ImageFolder(work / s.name / "train"), batch_size=s.batch_size, shuffle=True)
-    val_loader = loader(ImageFolder(work / s.name / "val"), batch_size=s.batch_size)
-
+        cfg = run_config(s, eval_subset, precision, device)
+        data = load_run_data(cfg, folder / "data.pt", device)
+        ours.append((build_trainer(cfg, data, device), data))
     batches = ready_batches(*ours[0])
+    floor = ours[0][0]
+    return [partial(our_epoch, *pair) for pair in ours] + [partial(bare_epoch, floor, batches)]
+
+
+def time_setting(s: Setting, rounds: int, work: Path, device: torch.device) -> list[tuple[float, ...]]:
+    """Per round, seconds of one epoch of: the reports' loop, each of ours (LABELS), the floor
+    (no data pipeline, metrics or validation: what no loop beats). The device is waited for
+    before each clock reading."""
+    folder = write_setting(s, work)
+    loops = [reports_loop(s, folder, device), *our_loops(s, folder, device)]
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     timings = []
     for _ in range(rounds):
-        tick = time.perf_counter()
-        reports_epoch(net, optimizer, train_loader, val_loader, s.classes)
-        row = [time.perf_counter() - tick]
-        for trainer, data in ours:
+        row = []
+        for epoch in loops:
+            sync()
             tick = time.perf_counter()
-            our_epoch(trainer, data)
+            epoch()
+            sync()
             row.append(time.perf_counter() - tick)
-        tick = time.perf_counter()
-        bare_epoch(ours[0][0], batches)
-        row.append(time.perf_counter() - tick)
         timings.append(tuple(row))
     return timings
 
@@ -235,6 +268,7 @@ def main():
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the images (quick looks)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the pipeline's choice)")
     ap.add_argument("--projection", metavar="CONFIG", help="project CONFIG's whole grid on this device instead")
     ap.add_argument("--out", type=Path, default=Path("results/performance"), help="where --projection writes")
     ap.add_argument("--measure-seconds", type=float, default=2.0, help="timed seconds per model/input/batch")
@@ -242,13 +276,15 @@ def main():
     torch.set_num_threads(args.threads)
     if args.projection:
         return project_grid(args)
+    device = pick_device(args.device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     cpu = platform.processor() or platform.machine()
-    print(f"torch {torch.__version__}, {cpu}, {args.threads} threads, CPU, {args.rounds} alternating rounds")
+    print(f"torch {torch.__version__}, {cpu}, {args.threads} threads, {where}, {args.rounds} alternating rounds")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.settings:
             s = SETTINGS[name]
             s = dataclasses.replace(s, train=int(s.train * args.scale), val=int(s.val * args.scale))
-            timings = time_setting(s, args.rounds, Path(tmp))
+            timings = time_setting(s, args.rounds, Path(tmp), device)
             print(f"{name}: {s.arch}, {s.train}/{s.val} images of {s.side}x{s.side}, batch {s.batch_size}")
             theirs = statistics.median(t[0] for t in timings)
             print(f"  reports' loop                           {theirs:7.2f} s/epoch")

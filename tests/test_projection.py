@@ -1,3 +1,7 @@
+import re
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 from conftest import ROOT
@@ -26,3 +30,19 @@ def test_official_split_sizes_follow_the_config():
     assert projection.split_sizes(full, "mnist_varres") == (50000, 10000)
     assert projection.split_sizes(full, "coco5") == (7500, 2500)
     assert isinstance(projection.per_study(pd.DataFrame({"study": ["a"], "seconds": [3600.0]})).hours.iloc[-1], float)
+
+
+def test_train_benchmark_times_every_loop_side_by_side():
+    """The benchmark script itself, at a hundredth of its images: every loop timed, a ratio each."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_benchmark.py"), "--rounds", "1", "--scale", "0.01"],
+        capture_output=True, text=True, timeout=600, check=True,
+    ).stdout  # fmt: skip
+    for setting in ("coco5: net1, 75/25 images", "cifar10: lenet, 450/50 images"):
+        assert setting in out
+    lines = re.findall(r"^  (.+?)\s+([\d.]+) s/epoch(?:\s+([\d.]+)x faster)?$", out, flags=re.M)
+    labels = ["reports' loop", "ours, the reports' cadence", "ours, + 500-image val subset per mark",
+              "ours, the reports' cadence, bf16", "floor: bare fp32 training steps"]  # fmt: skip
+    assert [label for label, _, _ in lines] == labels * 2
+    assert all(float(seconds) > 0 for _, seconds, _ in lines)
+    assert all(float(ratio) > 0 for label, _, ratio in lines if label != "reports' loop")
