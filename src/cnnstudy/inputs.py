@@ -18,7 +18,7 @@ from . import augment
 class Normalizer(torch.nn.Module):
     """uint8 NCHW -> float, augmented (training only), standardized with the training split's
     per-channel statistics, optionally resized (the fixed-size view of variable data), and
-    laid out channels-last like the model (see ``train.place_model``)."""
+    laid out channels-last like the model (see ``models.place_model``)."""
 
     def __init__(self, x_train_u8: torch.Tensor, resize: int | None = None, chunk: int = 4096):
         super().__init__()
