@@ -59,6 +59,7 @@ from cnnstudy.train import (
     record_epoch,
     seed_everything,
     train_one_epoch,
+    train_step,
 )
 
 
@@ -186,10 +187,7 @@ def bare_epoch(trainer, batches) -> None:
     model, opt = trainer.model, trainer.optimizer
     model.train()
     for x, y in batches:
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, x, y, bf16=False)
 
 
 def write_setting(s: Setting, work: Path) -> Path:

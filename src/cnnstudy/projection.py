@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from . import config as study_config
 from .models import build_model, place_model
 from .runconfig import RunConfig
-from .train import make_optimizer, pick_device, resolve_precision
+from .train import make_optimizer, pick_device, resolve_precision, train_step
 
 # Official split sizes: (train, val, classes) of the training split before a validation carve-out.
 OFFICIAL_TRAIN = {"cifar10": 50000, "mnist": 60000, "mnist_varres": 60000, "imagenette": 9469}
@@ -69,11 +68,7 @@ def measure(cfg: RunConfig, shape: tuple, classes: int, device: torch.device, bu
     xe = torch.randn(cfg.eval_batch_size, *shape, device=device).contiguous(memory_format=torch.channels_last)
 
     def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, x, y, bf16)
 
     @torch.no_grad()
     def score():

@@ -282,6 +282,18 @@ def _start_epoch(t: Trainer, data: RunData, progress: EpochProgress | None):
     return order, bounds, progress
 
 
+def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, bf16: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a ready batch (the loop's, the projection's and the benchmark
+    floor's): forward under bf16 autocast if asked, cross-entropy, backward, step."""
+    with torch.autocast(y.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(x)
+        loss = F.cross_entropy(out, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return out, loss
+
+
 def train_one_epoch(t: Trainer, data: RunData, progress: EpochProgress | None = None) -> EpochStats | EpochProgress:
     """One pass over the training split (or the rest of an interrupted one); on a stop request
     it returns its progress after the current step instead of its statistics."""
@@ -292,11 +304,8 @@ def train_one_epoch(t: Trainer, data: RunData, progress: EpochProgress | None = 
     for i in range(p.next_batch, len(bounds)):
         start, end, size = bounds[i]
         with torch.autocast(rec.labels.device.type, dtype=torch.bfloat16, enabled=t.bf16):
-            out = t.model(t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen))
-            loss = F.cross_entropy(out, rec.labels[start:end])
-        t.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        t.optimizer.step()
+            x = t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen)
+        out, loss = train_step(t.model, t.optimizer, x, rec.labels[start:end], t.bf16)
         t.step += 1
         rec.losses[i] = loss.detach()
         rec.preds[start:end] = out.detach().argmax(1)
