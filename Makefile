@@ -13,9 +13,12 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 ## demo: the whole pipeline on the generated demo data, then its report (report/demo.html)
+# the demo is the full study's config with config/demo.yaml laid over it
+DEMO := --configfile config/config.yaml config/demo.yaml
+
 demo: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
-	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report report/demo.html
+	$(BIN)/snakemake --cores $(CORES) $(DEMO)
+	$(BIN)/snakemake --cores 1 $(DEMO) --report report/demo.html
 
 ## test: unit and integration tests (CI runs exactly this)
 test: $(BIN)/.installed
@@ -26,5 +29,5 @@ report: $(BIN)/.installed
 	$(BIN)/snakemake --cores 1 --report report/report.html
 
 lint: $(BIN)/.installed
-	$(BIN)/snakemake --lint --configfile config/demo.yaml
+	$(BIN)/snakemake --lint $(DEMO)
 	$(BIN)/snakefmt --check .

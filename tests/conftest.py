@@ -1,9 +1,14 @@
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 SHARED_DATA = Path(os.environ.get("CNNSTUDY_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
@@ -26,3 +31,50 @@ def demo_coco(tmp_path_factory):
     ann = extract(paths["annotations"], root / "ann")
     img = extract(paths["images"], root / "img")
     return ann / "annotations" / "instances_train2014.json", img / "train2014"
+
+
+def demo_config() -> dict:
+    """The demo's config as Snakemake sees it: config/demo.yaml laid over config/config.yaml
+    (unvalidated: tests mutate it, then validate)."""
+    from cnnstudy.config import merge
+
+    full = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    return merge(full, yaml.safe_load((ROOT / "config" / "demo.yaml").read_text()))
+
+
+def smk(workdir, *args, env=None, check=True):
+    proc = subprocess.run(
+        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def job_counts(dry_run_output: str) -> dict:
+    stats = dry_run_output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The demo as make demo runs it (one coco seed fewer, smaller timing shapes), written out
+    as one complete config."""
+    work = tmp_path_factory.mktemp("demo")
+    cfg = demo_config()
+    cfg["studies"]["coco5_nets"].update(seeds=[0])
+    cfg["studies"]["coco5_nets"]["training"].update(epochs=4)
+    cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
+    cfg["conv_tests"]["timing_repeats"] = 1
+    (work / "test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # config order is report order
+    smk(work, "--cores", "2", "--configfile", "test.yaml")
+    return work, cfg
+
+
+@pytest.fixture(scope="session")
+def demo_report(demo_run) -> Path:
+    """The demo's Snakemake report (report/report.html in the demo's folder)."""
+    work, _ = demo_run
+    (work / "report").mkdir(exist_ok=True)
+    smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
+    return work / "report" / "report.html"

@@ -30,10 +30,11 @@ def test_runs_table_one_row_per_run(tmp_path):
 
 
 def run_rows(study, model, accuracies, test_split=False, status="completed"):
-    column = "test_accuracy" if test_split else "best_val_accuracy"
+    column = "test_accuracy" if test_split else "final_val_accuracy"
     base = dict(
-        study=study, model=model, status=status, test_split=test_split, best_val_accuracy=np.nan, test_accuracy=np.nan
-    )
+        study=study, model=model, status=status, test_split=test_split, best_val_accuracy=np.nan,
+        final_val_accuracy=np.nan, test_accuracy=np.nan,
+    )  # fmt: skip
     return [{**base, "seed": s, column: a} for s, a in enumerate(accuracies)]
 
 
@@ -56,7 +57,11 @@ def test_comparison_gives_the_paired_t_interval_and_a_verdict_read_off_it():
     row = ans.loc["bigger?"]
     assert row.mean_difference == pytest.approx(d.mean()) and row.n == 5
     assert (row.ci_low, row.ci_high) == pytest.approx((d.mean() - half, d.mean() + half))
-    assert row.verdict == "better" and row.answer == "big is better" and row.metric.startswith("best val accuracy")
+    assert (
+        row.verdict == "better"
+        and row.answer == "big is better"
+        and row.metric.startswith("val accuracy of the last epoch")
+    )
     assert ans.loc["smaller?", "verdict"] == "worse"
 
 
@@ -124,6 +129,7 @@ def test_diverged_runs_are_counted_and_left_out_never_zeros_in_a_mean():
                 status="diverged",
                 test_split=False,
                 best_val_accuracy=0.1,
+                final_val_accuracy=0.1,
                 test_accuracy=np.nan,
             )
         ]
@@ -142,22 +148,12 @@ def test_mnist_class_names_stay_strings_through_the_tables(tmp_path):
     assert ans.set_index("question").loc["which class is hardest for m?", "a"] == "1"
 
 
-def test_versus_reported_names_both_metrics_and_whether_the_claim_is_inside_our_interval():
-    runs = pd.DataFrame(
-        run_rows("s", "a", [0.60, 0.80, 0.70], test_split=True)
-        + run_rows("t", "b", [np.nan], status="diverged")
-        + run_rows("t", "c", [0.5])
-    )
-    spec = {
-        "s": {"reported": {"a": 0.65}, "reported_metric": "test accuracy"},
-        "t": {"reported": {"b": 0.1, "c": 0.5}, "reported_metric": "val"},
-    }
-    v = aggregate.versus_reported(runs, spec).set_index("model")
-    assert v.loc["a", "ours_mean"] == pytest.approx(0.7) and v.loc["a", "reported_inside_ours"] == "yes"
-    assert (
-        v.loc["a", "our_metric"] == "test accuracy (best-val epoch)"
-        and v.loc["a", "reported_metric"] == "test accuracy"
-    )
-    assert v.loc["a", "ci_low"] < 0.65 < v.loc["a", "ci_high"] and v.loc["a", "n"] == 3
-    assert v.loc["b", "diverged"] == 1 and v.loc["b", "n"] == 0 and np.isnan(v.loc["b", "ours_mean"])
-    assert v.loc["c", "reported_inside_ours"] == "n < 2: no interval"
+def test_prediction_interval_is_wider_than_the_interval_of_the_mean_by_sqrt_n_plus_one():
+    from scipy import stats
+
+    v = [0.60, 0.62, 0.58, 0.61, 0.59]
+    low, high = aggregate.prediction_interval(v)
+    iv = aggregate.mean_interval(v)
+    assert (high - low) / (iv.high - iv.low) == pytest.approx(np.sqrt(1 + len(v)))
+    assert high - np.mean(v) == pytest.approx(stats.t.ppf(0.975, 4) * np.std(v, ddof=1) * np.sqrt(1 + 1 / 5))
+    assert np.isnan(aggregate.prediction_interval([0.5])).all()

@@ -1,15 +1,14 @@
 import copy
 
 import pytest
-import yaml
-from conftest import ROOT
+from conftest import ROOT, demo_config
 
 from cnnstudy import config as cc
 
 
 @pytest.fixture
 def demo():
-    return yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    return demo_config()
 
 
 def test_shipped_configs_validate_and_plan_the_coco5_study():
@@ -21,7 +20,9 @@ def test_shipped_configs_validate_and_plan_the_coco5_study():
     r = cc.run_config(full, "coco5_nets", "net1", 0)
     assert r.lr == 0.001 and r.betas == (0.9, 0.99) and r.batch_size == 4 and r.epochs == 15
     assert r.eval_batch_size == 64 and r.eval_subset == 500  # defaults from the schema
-    cc.load(ROOT / "config" / "demo.yaml")
+    demo = cc.load(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
+    assert cc.run_config(demo, "coco5_nets", "net1", 0).epochs == 6  # the overlay wins
+    assert len(cc.all_claims(demo)) == len(cc.all_claims(full)) >= 40  # the same claims, one list
 
 
 def test_run_keys_override_the_study_training_block(demo):
@@ -35,8 +36,10 @@ def test_run_keys_override_the_study_training_block(demo):
 
 def test_defaults_are_filled(demo):
     del demo["seeds"]
+    assert "margin" not in demo["studies"]["cifar10_lenet_vgg"]["claims"][-1]
     cc.validate(demo)
     assert demo["seeds"] == [0, 1, 2] and demo["resources"]["train"]["gpus"] == 0
+    assert demo["studies"]["cifar10_lenet_vgg"]["claims"][-1]["margin"] == 0.02  # chance level: default margin
 
 
 @pytest.mark.parametrize(
@@ -45,7 +48,7 @@ def test_defaults_are_filled(demo):
         (lambda c: c.update(sedes=[0]), "Additional properties are not allowed \\('sedes'"),
         (lambda c: c["studies"]["coco5_nets"]["training"].update(lr=-1), "training/lr"),
         (lambda c: c["studies"]["coco5_nets"]["training"].update(optimizer="adamw"), "'adamw' is not one of"),
-        (lambda c: c["downloads"]["coco_train_2014"].update(sha256="abc"), "coco_train_2014/sha256"),
+        (lambda c: c["downloads"]["coco_train_2014"].update(checksum="sha256:abc"), "coco_train_2014/checksum"),
         (lambda c: c["downloads"]["coco_train_2014"].update(md5="0" * 32), "coco_train_2014"),
     ],
 )
@@ -117,7 +120,7 @@ def test_every_compared_run_of_the_full_study_has_at_least_five_seeds():
             "runs/net1: optimizer 'adam' does not use 'momentum'",
         ),
         (
-            lambda c: c["studies"]["cifar10_lenet"]["runs"]["lenet_high_lr"].update(betas=[0.9, 0.9]),
+            lambda c: c["studies"]["cifar10_lenet_vgg"]["runs"]["lenet_high_lr"].update(betas=[0.9, 0.9]),
             "runs/lenet_high_lr: optimizer 'sgd' does not use 'betas'",
         ),
         (
@@ -127,10 +130,6 @@ def test_every_compared_run_of_the_full_study_has_at_least_five_seeds():
             "color_jitter: \\['saturation'\\] change nothing on one-channel images",
         ),
         (lambda c: c["studies"]["coco5_nets"].pop("source"), "'source' is a required property"),
-        (
-            lambda c: c["studies"]["imagenette_lenet"].pop("reported_metric"),
-            "'reported_metric' is a dependency of 'reported'",
-        ),
         (lambda c: c["datasets"]["cifar10"].update(val_size=0), "val_size"),
     ],
 )
@@ -147,3 +146,71 @@ def test_validating_the_config_does_not_import_torch():
     code = "import sys; from cnnstudy import config; config.load('config/config.yaml'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _claims_of(c, study):
+    return c["studies"][study]["claims"]
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (
+            lambda c: _claims_of(c, "coco5_nets")[0]["runs"].append("net9"),
+            r"claims/0 \(seed002_net_order\) names run 'net9'",
+        ),
+        (lambda c: _claims_of(c, "coco5_nets")[2].update(classes=["cat", "horse"]), r"classes: \['horse'\] not among"),
+        (lambda c: _claims_of(c, "coco5_nets")[1]["a"].update(layer="middle"), "'middle' is not one of"),
+        (lambda c: _claims_of(c, "coco5_nets")[1].update(bound=3), "'bound' was unexpected"),
+        (lambda c: _claims_of(c, "imagenette_lenet")[1].pop("direction"), "'direction' is a required property"),
+        (lambda c: _claims_of(c, "imagenette_lenet")[1].update(direction="similar"), "'margin' is a required"),
+        (lambda c: _claims_of(c, "imagenette_lenet")[1].update(id="seed002_net_order"), "is used twice"),
+        (lambda c: c["conv_tests"]["claims"][0].update(cases=["dilation", "tilt"]), r"unknown case\(s\) \['tilt'\]"),
+        (lambda c: c["conv_tests"]["claims"][0].update(report="seed009"), "report is 'seed009', not one of"),
+        (lambda c: c["studies"]["coco5_nets"].update(report="seed9"), "report is 'seed9', not one of reports"),
+        (
+            lambda c: c["studies"]["coco5_nets"].update(title="COCO: five classes"),
+            "title: 'COCO: five classes' does not",
+        ),
+        (lambda c: c.update(select=["coco5_nets/net9"]), "select names 'coco5_nets/net9', which is not"),
+        (lambda c: c.update(select=["coco6"]), "select names 'coco6'"),
+    ],
+)
+def test_claims_and_selections_naming_what_does_not_exist_fail_at_load(demo, mutate, message):
+    mutate(demo)
+    with pytest.raises(cc.ConfigError, match=message):
+        cc.validate(demo)
+
+
+def test_every_claim_of_the_issue_list_is_in_the_full_config():
+    full = cc.load(ROOT / "config" / "config.yaml")
+    claims = cc.all_claims(full)
+    kinds = {c.kind for c in claims}
+    assert kinds == {"difference", "order", "best", "number", "chance", "hardest_classes", "gradient_ratio",
+                     "conv_cases", "conv_error"}  # fmt: skip
+    assert {c.report for c in claims} == set(full["reports"])
+    numbers = {(c.study, c.spec["run"]): c.spec["value"] for c in claims if c.kind == "number"}
+    assert (
+        numbers[("cifar10_lenet_vgg", "vgg_cifar")] == 0.7854 and numbers[("mnist_varres_pooling", "gp_max")] == 0.9113
+    )
+    assert numbers[("mnist_cnn_sweeps", "base")] == [0.991, 0.993]
+
+
+def test_select_plans_only_the_chosen_runs_and_what_they_need(demo):
+    demo["select"] = ["cifar10_lenet_vgg/lenet_adam", "mnist_varres_pooling"]
+    cc.validate(demo)
+    assert {(s, r) for s, r, _ in cc.runs(demo)} == {("cifar10_lenet_vgg", "lenet_adam")} | {
+        ("mnist_varres_pooling", r) for r in ("fixed", "gp_max", "gp_mean")
+    }
+    assert cc.datasets_needed(demo) == ["cifar10", "mnist", "mnist_varres"]  # varres is built from mnist
+    assert "coco_train_2014" not in cc.downloads_needed(demo) and "cifar10" in cc.downloads_needed(demo)
+
+
+def test_merge_replaces_lists_and_merges_mappings_like_snakemake():
+    from snakemake.utils import update_config
+
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    overlay = {"a": {"c": [3], "e": {"f": 1}}, "d": {"x": 1}}
+    expected = copy.deepcopy(base)
+    update_config(expected, overlay)
+    assert cc.merge(base, overlay) == expected and base["a"]["c"] == [1, 2]

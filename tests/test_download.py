@@ -35,14 +35,18 @@ def source(tmp_path):
 
 def test_file_url_fetch_verifies_and_lands_atomically(tmp_path, source):
     src, data = source
-    dest = fetch(src.as_uri(), tmp_path / "out" / "archive.bin", {"sha256": sha(data)}, log=lambda m: None)
+    dest = fetch(
+        src.as_uri(), tmp_path / "out" / "archive.bin", {"checksum": f"sha256:{sha(data)}"}, log=lambda m: None
+    )
     assert dest.read_bytes() == data
     assert not (tmp_path / "out" / "archive.bin.part").exists()
 
 
 def test_md5_checksums_are_supported(tmp_path, source):
     src, data = source
-    dest = fetch(src.as_uri(), tmp_path / "a.bin", {"md5": hashlib.md5(data).hexdigest()}, log=lambda m: None)
+    dest = fetch(
+        src.as_uri(), tmp_path / "a.bin", {"checksum": f"md5:{hashlib.md5(data).hexdigest()}"}, log=lambda m: None
+    )
     assert file_digest(dest, "md5") == hashlib.md5(data).hexdigest()
 
 
@@ -50,7 +54,7 @@ def test_relative_file_url(tmp_path, source, monkeypatch):
     src, data = source
     monkeypatch.chdir(tmp_path)
     assert url_to_local_path("file:src/archive.bin") == src.relative_to(tmp_path)
-    dest = fetch("file:src/archive.bin", tmp_path / "b.bin", {"sha256": sha(data)}, log=lambda m: None)
+    dest = fetch("file:src/archive.bin", tmp_path / "b.bin", {"checksum": f"sha256:{sha(data)}"}, log=lambda m: None)
     assert dest.read_bytes() == data
 
 
@@ -60,7 +64,7 @@ def test_present_file_with_right_checksum_is_not_fetched_again(tmp_path, source)
     dest.write_bytes(data)
     messages = []
     # the URL is unreachable: succeeding proves nothing was fetched
-    fetch("http://127.0.0.1:9/nothing", dest, {"sha256": sha(data)}, retries=1, log=messages.append)
+    fetch("http://127.0.0.1:9/nothing", dest, {"checksum": f"sha256:{sha(data)}"}, retries=1, log=messages.append)
     assert "not fetched again" in messages[0]
 
 
@@ -72,7 +76,7 @@ def test_prestaged_cache_copy_is_used(tmp_path, source):
     dest = fetch(
         "http://127.0.0.1:9/d.bin",
         tmp_path / "out" / "d.bin",
-        {"sha256": sha(data)},
+        {"checksum": f"sha256:{sha(data)}"},
         cache_dir=str(cache),
         retries=1,
         log=lambda m: None,
@@ -84,7 +88,7 @@ def test_wrong_checksum_names_file_expected_hash_and_where_to_put_a_copy(tmp_pat
     src, data = source
     wrong = "0" * 64
     with pytest.raises(DownloadError) as err:
-        fetch(src.as_uri(), tmp_path / "e.bin", {"sha256": wrong}, log=lambda m: None)
+        fetch(src.as_uri(), tmp_path / "e.bin", {"checksum": f"sha256:{wrong}"}, log=lambda m: None)
     msg = str(err.value)
     assert "e.bin" in msg and wrong in msg and sha(data) in msg and str(tmp_path / "e.bin") in msg
     assert not (tmp_path / "e.bin").exists() and not (tmp_path / "e.bin.part").exists()
@@ -95,7 +99,7 @@ def test_no_network_fails_after_retries_with_hint(tmp_path):
         fetch(
             "http://127.0.0.1:9/f.bin",
             tmp_path / "f.bin",
-            {"sha256": "1" * 64},
+            {"checksum": "sha256:" + "1" * 64},
             retries=2,
             backoff=0,
             timeout=2,
@@ -105,10 +109,11 @@ def test_no_network_fails_after_retries_with_hint(tmp_path):
     assert "after 2 attempts" in msg and "1" * 64 in msg and "put it at" in msg
 
 
-def test_checksum_entry_needs_exactly_one_algorithm(tmp_path, source):
+@pytest.mark.parametrize("entry", [{"url": "x"}, {"url": "x", "checksum": "crc32:abcd"}, {"checksum": "sha256:"}])
+def test_checksum_entry_is_one_algorithm_and_digest(tmp_path, source, entry):
     src, data = source
-    with pytest.raises(ValueError, match="exactly one checksum"):
-        fetch(src.as_uri(), tmp_path / "g.bin", {"url": "x"}, log=lambda m: None)
+    with pytest.raises(ValueError, match="is not '<algorithm>:<hex digest>'"):
+        fetch(src.as_uri(), tmp_path / "g.bin", entry, log=lambda m: None)
 
 
 @pytest.fixture
@@ -129,7 +134,7 @@ def test_http_fetch_and_stale_partial_file_restart(tmp_path, http_server):
     dest = tmp_path / "h.bin"
     # a leftover partial download with garbage: the server ignores Range, so it restarts
     (tmp_path / "h.bin.part").write_bytes(b"garbage")
-    fetch(f"{base}/h.bin", dest, {"sha256": sha(data)}, log=lambda m: None)
+    fetch(f"{base}/h.bin", dest, {"checksum": f"sha256:{sha(data)}"}, log=lambda m: None)
     assert dest.read_bytes() == data
 
 
@@ -184,9 +189,9 @@ def test_safe_archive_extracts_and_replaces_previous_content(tmp_path):
 
 def test_sha256_prefix_like_torchvision_weight_names(tmp_path, source):
     src, data = source
-    fetch(src.as_uri(), tmp_path / "w.pth", {"sha256_prefix": sha(data)[:8]}, log=lambda m: None)
+    fetch(src.as_uri(), tmp_path / "w.pth", {"checksum": f"sha256_prefix:{sha(data)[:8]}"}, log=lambda m: None)
     with pytest.raises(DownloadError, match="expected sha256_prefix 00000000"):
-        fetch(src.as_uri(), tmp_path / "v.pth", {"sha256_prefix": "00000000"}, log=lambda m: None)
+        fetch(src.as_uri(), tmp_path / "v.pth", {"checksum": "sha256_prefix:00000000"}, log=lambda m: None)
 
 
 def _tar_gz(tmp_path, payload: bytes) -> "Path":
@@ -215,7 +220,7 @@ def test_extraction_input_is_reverified_with_a_stamp_keyed_on_size_and_mtime(tmp
     import os
 
     src, data = source
-    entry = {"sha256": sha(data)}
+    entry = {"checksum": f"sha256:{sha(data)}"}
     dest = fetch(src.as_uri(), tmp_path / "d" / "archive.bin", entry, log=lambda m: None)
     logs = []
     verify_download(dest, entry, logs.append)
@@ -271,10 +276,10 @@ def test_partial_download_resumes_and_an_unresumable_part_restarts_from_zero(tmp
     dest = tmp_path / "f.bin"
     part = tmp_path / "f.bin.part"
     part.write_bytes(data[:1000])  # an interrupted download: resumed with a Range request
-    fetch(f"{base}/f.bin", dest, {"sha256": sha(data)}, log=lambda m: None)
+    fetch(f"{base}/f.bin", dest, {"checksum": f"sha256:{sha(data)}"}, log=lambda m: None)
     assert dest.read_bytes() == data
     dest.unlink()
     part.write_bytes(data + b"junk")  # larger than the file: the server answers 416
     logs = []
-    fetch(f"{base}/f.bin", dest, {"sha256": sha(data)}, log=logs.append)
+    fetch(f"{base}/f.bin", dest, {"checksum": f"sha256:{sha(data)}"}, log=logs.append)
     assert dest.read_bytes() == data and any("416" in m and "restarting from zero" in m for m in logs)

@@ -11,38 +11,12 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, SNAKEMAKE, demo_config, job_counts, smk
+
+from cnnstudy import config as cc
+from cnnstudy.architectures import ARCHITECTURES
 
 pytestmark = pytest.mark.integration
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-
-
-def smk(workdir, *args, env=None, check=True):
-    proc = subprocess.run(
-        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})}
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def job_counts(dry_run_output: str) -> dict:
-    stats = dry_run_output.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("demo")
-    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    cfg["seeds"] = [0]
-    cfg["studies"]["coco5_nets"]["training"].update(epochs=4)
-    cfg["studies"]["mnist_cnn_sweeps"]["runs"].pop("augment")  # covered by the unit tests; saves a job
-    cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
-    cfg["conv_tests"]["timing_repeats"] = 1
-    (work / "test.yaml").write_text(yaml.safe_dump(cfg))
-    smk(work, "--cores", "2", "--configfile", "test.yaml")
-    return work, cfg
 
 
 def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
@@ -68,6 +42,8 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
             "datasets/coco5/data.pt",
         ]
         + [f"figures/coco5_nets/confusion/{m}_seed0.png" for m in ("net1", "net2", "net3")]
+        + [f"figures/claims/claims_{r}.png" for r in cfg["reports"]]
+        + [f"tables/{t}.csv" for t in ("claims", "claim_tests", "vs_reported")]
         + [f"figures/datasets/{d}_{kind}.png" for d in cfg["datasets"] for kind in ("samples", "card")]
         + [
             f"figures/{study}/{fig}.png"
@@ -75,21 +51,22 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
             for fig in ("curves_epoch", "ablation", "gradient_norms", "vs_reported")
         ]
         + [
-            f"figures/{study}/interpret/{run}_seed0_{kind}.png"
-            for study, spec in cfg["studies"].items()
-            for run in spec["runs"]
+            f"figures/{study}/interpret/{kind}/{run}_seed0.png"
+            for study, run, _ in cc.runs(cfg)
             for kind in ("attribution", "feature_maps", "filters")
         ]
     ):
         assert (res / rel).stat().st_size > 0, rel
     runs = pd.read_csv(res / "tables" / "runs.csv")
-    assert len(runs) == sum(len(s["runs"]) for s in cfg["studies"].values())
-    status = runs.set_index(["study", "model"]).status
-    assert status.pop(("cifar10_lenet", "lenet_high_lr")) == "diverged"  # recorded, and the DAG went on
+    assert len(runs) == len(cc.runs(cfg)) and set(runs.arch) == set(ARCHITECTURES)  # every architecture trains
+    status = runs.groupby(["study", "model"]).status.first()
+    assert status.pop(("cifar10_lenet_vgg", "lenet_high_lr")) == "diverged"  # recorded, and the DAG went on
     assert (status == "completed").all()
-    best = runs.set_index(["study", "model"]).best_val_accuracy
+    best = runs.groupby(["study", "model"]).best_val_accuracy.mean()
     assert best["coco5_nets", "net1"] > 0.6 and best["coco5_nets", "net2"] > 0.6  # chance is 0.2
-    assert best["mnist_varres_pooling", "gp_max"] > 0.5 and best["cifar10_lenet", "lenet_adam"] > 0.3  # chance 0.1
+    assert best["mnist_varres_pooling", "gp_max"] > 0.5 and best["cifar10_lenet_vgg", "lenet_adam"] > 0.3  # 0.1
+    log = (res / "logs" / "figures" / "imagenette_resnet18_interpret.log").read_text()
+    assert "bn_frozen: correct" in log and "(CAM)" in log  # a frozen backbone interpreted: exact CAM
     curves = pd.read_csv(res / "tables" / "curves.csv")
     assert set(curves.scope) == {"step", "epoch"} and {"net1", "net2", "net3"} <= set(curves.model)
     manifest = pd.read_csv(res / "datasets" / "coco5" / "manifest.csv")
@@ -103,14 +80,12 @@ def test_every_output_exists_and_accuracy_is_above_chance(demo_run):
     assert "implementation" in html and "Error" not in html.split("forward+backward")[0][-2000:]
 
 
-def test_report_is_generated(demo_run):
-    work, _ = demo_run
-    (work / "report").mkdir(exist_ok=True)
-    smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
-    html = (work / "report" / "report.html").read_text()
+def test_report_is_generated(demo_report):
+    html = demo_report.read_text()
     assert len(html) > 100_000 and "coco5_nets" in html and "Convolution from scratch" in html
-    assert "Results at a glance" in html and "Demo data" in html  # the front page: results, flagged as demo
-    assert "COCO 5-class: net1 vs net2 (padding) vs net3 (10 extra convs)" in html  # categories by title
+    assert "Did it reproduce?" in html and "Demo data" in html  # the front page: verdicts, flagged as demo
+    assert "net1, net2 (padding), net3 (deep)" in html  # categories by title (JSON escapes the dash)
+    assert "claims_seed002.png" in html and "System Message" not in html  # RST rendered cleanly
 
 
 def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
@@ -120,7 +95,7 @@ def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
     edited["studies"]["coco5_nets"]["runs"]["net2"]["lr"] = 0.003
     (work / "edited.yaml").write_text(yaml.safe_dump(edited))
     counts = job_counts(smk(work, "-n", "--configfile", "edited.yaml").stdout)
-    assert counts["train"] == 1 and counts["confusion_figure"] == 1
+    assert counts["train"] == 1 and counts["confusion_figures"] == 1 and counts["claims"] == 1
     assert {"aggregate", "learning_curves", "answers", "per_class_accuracy"} <= counts.keys()
     assert not {"download", "extract", "coco_subset", "conv_tests", "conv_timing", "dataset_card"} & counts.keys()
 
@@ -135,7 +110,7 @@ def test_editing_plotting_code_reruns_figures_only(demo_run):
     finally:
         plots.write_bytes(text)
         os.utime(plots, (before.st_atime, before.st_mtime))
-    assert {"learning_curves", "confusion_figure", "study_figures", "dataset_card"} <= counts.keys()
+    assert {"learning_curves", "confusion_figures", "study_figures", "dataset_card", "claims_figures"} <= counts.keys()
     assert not {"train", "aggregate", "coco_subset", "conv_tests"} & counts.keys()
 
 
@@ -175,21 +150,39 @@ def test_answers_name_the_metric_and_give_intervals_and_verdicts(demo_run):
     assert {"metric", "mean_difference", "ci_low", "ci_high", "n", "verdict"} <= set(answers.columns)
     assert set(answers[answers.n < 2].verdict) <= {"inconclusive"} and answers.metric.notna().all()
     reported = pd.read_csv(work / "results" / "tables" / "vs_reported.csv")
-    assert {"our_metric", "reported_metric", "ci_low", "ci_high", "reported_inside_ours"} <= set(reported.columns)
-    assert reported.set_index("model").loc["lenet_high_lr", "diverged"] == 1
+    assert {"our_metric", "reported_metric", "pi_low", "pi_high", "reported_in_prediction_interval"} <= set(
+        reported.columns
+    )
 
 
-def test_a_config_with_only_an_mnist_study_runs_through_answers(tmp_path):
-    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    cfg["studies"] = {"mnist_cnn_sweeps": cfg["studies"]["mnist_cnn_sweeps"]}
+def test_every_claim_gets_a_verdict_and_the_demo_holds_conclusive_ones(demo_run):
+    work, cfg = demo_run
+    claims = pd.read_csv(work / "results" / "tables" / "claims.csv").set_index("claim")
+    assert list(claims.index) == [c.id for c in cc.all_claims(cfg)]
+    assert {"report", "kind", "quote", "checked", "verdict", "evidence", "n"} <= set(claims.columns)
+    assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run"}
+    assert claims.loc["seed001_high_lr_at_chance", "verdict"] == "reproduced"  # it diverged: at chance
+    assert claims.loc["seed000_conv_suite_passes", "verdict"] == "reproduced"  # dilation and grouping pass
+    assert claims.loc["seed001_lenet_sgd", "evidence"] == "lenet_sgd is not selected in this config (key select)"
+    tests = pd.read_csv(work / "results" / "tables" / "claim_tests.csv")
+    three_seeds = tests[tests.n >= 3]
+    assert len(three_seeds) and set(three_seeds.outcome) & {"supports", "contradicts"}  # a conclusive test
+
+
+def test_selecting_two_mnist_runs_fetches_and_builds_only_mnist(tmp_path):
+    cfg = demo_config()
+    cfg["select"] = ["mnist_cnn_sweeps/base", "mnist_cnn_sweeps/augment"]
+    cfg["studies"]["mnist_cnn_sweeps"].update(seeds=[0])
     cfg["studies"]["mnist_cnn_sweeps"]["training"].update(epochs=1)
     cfg["studies"]["mnist_cnn_sweeps"]["comparisons"] = [{"a": "augment", "b": "base", "question": "augmentation?"}]
-    cfg["datasets"] = {"mnist": cfg["datasets"]["mnist"]}
-    cfg["downloads"] = {k: v for k, v in cfg["downloads"].items() if k.startswith("mnist")}
-    cfg["demo_sources"] = {"mnist": cfg["demo_sources"]["mnist"]}
-    cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
     (tmp_path / "mnist.yaml").write_text(yaml.safe_dump(cfg))
+    plan = job_counts(smk(tmp_path, "-n", "--configfile", "mnist.yaml").stdout)
+    assert plan["download"] == 4 and plan["prepare_dataset"] == 1 and "coco_subset" not in plan
+    assert plan["train"] == 2 and plan["study_notebook"] == 1 and "demo_coco_source" not in plan
     smk(tmp_path, "results/tables/answers.csv", "--cores", "2", "--configfile", "mnist.yaml")
+    assert sorted(p.name for p in (tmp_path / "results" / "downloads").iterdir()) == [
+        "mnist_test_images", "mnist_test_labels", "mnist_train_images", "mnist_train_labels"
+    ]  # fmt: skip
     answers = pd.read_csv(tmp_path / "results" / "tables" / "answers.csv", dtype={"a": str, "b": str})
     hardest = answers[answers.question.str.startswith("which class is hardest")]
     assert len(hardest) == 2 and set(hardest.a) <= {str(d) for d in range(10)}
@@ -197,7 +190,7 @@ def test_a_config_with_only_an_mnist_study_runs_through_answers(tmp_path):
 
 
 def test_an_option_the_model_does_not_use_fails_the_dry_run_naming_the_key(tmp_path):
-    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg = demo_config()
     cfg["studies"]["mnist_cnn_sweeps"]["runs"]["base"]["options"] = {"dropout": True}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = smk(tmp_path, "-n", "--configfile", "bad.yaml", check=False)
@@ -231,7 +224,10 @@ def test_full_config_plans_every_study_offline(tmp_path):
 
 def test_lint_and_format_are_clean():
     lint = subprocess.run(
-        [*SNAKEMAKE, "--lint", "--configfile", "config/demo.yaml"], cwd=ROOT, capture_output=True, text=True
+        [*SNAKEMAKE, "--lint", "--configfile", "config/config.yaml", "config/demo.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=ROOT, capture_output=True, text=True)
@@ -242,7 +238,7 @@ def test_lint_and_format_are_clean():
 
 
 def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):
-    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg = demo_config()
     cfg["studies"]["coco5_nets"]["runs"]["net1"]["arch"] = "net9"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     proc = smk(tmp_path, "-n", "--configfile", "bad.yaml", check=False)

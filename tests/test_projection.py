@@ -11,7 +11,7 @@ from cnnstudy import projection
 
 
 def test_projection_covers_every_run_with_measured_rates_and_its_seeds():
-    demo = cc.load(ROOT / "config" / "demo.yaml")
+    demo = cc.load(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
     table = projection.project(demo, budget=0.02, log=lambda m: None)
     runs = {(s, r) for s, r, _ in cc.runs(demo)}
     assert set(zip(table.study, table.run)) == runs

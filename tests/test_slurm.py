@@ -8,8 +8,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT
-from test_pipeline import SNAKEMAKE
+from conftest import ROOT, SNAKEMAKE, demo_config
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +39,9 @@ def cancel_first_running_training_job(proc, deadline: float) -> str:
 
 @pytest.mark.skipif(not slurm_running(), reason="no running SLURM (bash .ci/slurm-up starts one)")
 def test_demo_runs_through_the_slurm_profile(tmp_path):
-    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    cfg["seeds"] = [0]
-    cfg["studies"] = {"coco5_nets": cfg["studies"]["coco5_nets"]}
-    cfg["studies"]["coco5_nets"]["runs"] = {"net1": {"arch": "net1"}, "net2": {"arch": "net2"}}
-    cfg["studies"]["coco5_nets"]["comparisons"] = [cfg["studies"]["coco5_nets"]["comparisons"][0]]
+    cfg = demo_config()
+    cfg["select"] = ["coco5_nets/net1", "coco5_nets/net2"]
+    cfg["studies"]["coco5_nets"].update(seeds=[0])
     cfg["studies"]["coco5_nets"]["training"].update(epochs=3)
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
     cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20)  # .ci/slurm-up's node has one (count-only) GPU

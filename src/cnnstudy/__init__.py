@@ -24,6 +24,7 @@ STAGE_ENTRIES = {
     "interpret": ["interpret", "plots", "logs"],
     "performance": ["projection", "plots", "pages", "logs"],
     "report": ["front_page", "pages", "aggregate", "logs"],
+    "claims": ["claims", "pages", "logs"],
 }
 
 

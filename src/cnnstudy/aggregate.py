@@ -1,11 +1,12 @@
-"""Tidy tables over all runs, and the reports' questions answered from them honestly.
+"""Tidy tables over all runs, and the config's questions answered from them honestly (the
+reports' own claims are judged in :mod:`cnnstudy.claims`).
 
-Every claim is a paired difference over seeds (runs of one study share their seeds: same
+Every answer is a paired difference over seeds (runs of one study share their seeds: same
 data split, same initialization seed) with its mean, a 95 % t interval (n - 1 degrees of
 freedom) and a verdict read off the interval: where it covers zero, or n < 2 gives none,
 the answer is "inconclusive". The metric is named everywhere: test accuracy of the
-best-validation epoch where the dataset has a test split (the epoch is never chosen on the
-split it is reported on), else best validation accuracy, labelled as such. Diverged runs are
+best-validation epoch where the dataset has a test split, else the last epoch's validation
+accuracy: an epoch is never chosen on the split it is reported on. Diverged runs are
 counted and left out of means, never averaged in as zeros.
 """
 
@@ -59,8 +60,21 @@ ANSWER_COLUMNS = [
     "note",
 ]
 LEVEL = 0.95
-TEST_METRIC = ("test_accuracy", "test accuracy (best-val epoch)")
-VAL_METRIC = ("best_val_accuracy", "best val accuracy (chosen and reported on val)")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A study's headline metric: its runs-table column, its name, and the split it is read on."""
+
+    column: str
+    label: str
+    split: str
+
+
+# Never chosen and reported on the same split: where there is a test split the epoch is chosen
+# on val and scored on test; else the last epoch's val accuracy (no epoch chosen on val).
+TEST_METRIC = Metric("test_accuracy", "test accuracy (best-val epoch)", "test")
+VAL_METRIC = Metric("final_val_accuracy", "val accuracy of the last epoch (no epoch chosen on val)", "val")
 
 
 def runs_table(summary_files) -> pd.DataFrame:
@@ -84,8 +98,8 @@ def concat_csv(files) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def study_metric(runs: pd.DataFrame) -> tuple[str, str]:
-    """(column, label) of the headline metric of a study's runs."""
+def study_metric(runs: pd.DataFrame) -> Metric:
+    """The headline metric of a study's runs."""
     has_test = runs.test_split.fillna(False).astype(bool)
     return TEST_METRIC if len(runs) and has_test.all() else VAL_METRIC
 
@@ -115,6 +129,16 @@ class Interval:
         return "better" if self.low > 0 else "worse"
 
 
+def prediction_interval(values, level: float = LEVEL) -> tuple[float, float]:
+    """Where one more run would fall: mean +- t(n-1) * sd * sqrt(1 + 1/n) (NaN where n < 2).
+    A report's single run is compared with this, not with the interval of our mean."""
+    iv = mean_interval(values, level)
+    if iv.n < 2:
+        return np.nan, np.nan
+    half = float(stats.t.ppf(0.5 + level / 2, iv.n - 1)) * iv.sd * np.sqrt(1 + 1 / iv.n)
+    return iv.mean - half, iv.mean + half
+
+
 def mean_interval(values, level: float = LEVEL) -> Interval:
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
@@ -142,7 +166,7 @@ def _note(iv: Interval) -> str:
 
 
 @dataclass(frozen=True)
-class Claim:
+class Answer:
     """One answer: which runs (or classes) ``a`` and ``b`` it compares, and what it says."""
 
     study: str
@@ -155,12 +179,12 @@ class Claim:
     note: str = ""
 
 
-def _row(claim: Claim, values: pd.DataFrame, iv: Interval) -> dict:
-    """The claim with the means of a and b over ``values`` and the interval of their difference."""
+def _row(answer: Answer, values: pd.DataFrame, iv: Interval) -> dict:
+    """The answer with the means of a and b over ``values`` and the interval of their difference."""
     mean = lambda r: float(values[r].mean()) if r in values else np.nan  # noqa: E731
-    row = dataclasses.asdict(claim)
-    row.update(mean_a=mean(claim.a), mean_b=mean(claim.b), mean_difference=iv.mean, ci_low=iv.low, ci_high=iv.high)
-    row.update(n=iv.n, verdict=claim.verdict or iv.verdict(), note="; ".join(filter(None, [_note(iv), claim.note])))
+    row = dataclasses.asdict(answer)
+    row.update(mean_a=mean(answer.a), mean_b=mean(answer.b), mean_difference=iv.mean, ci_low=iv.low, ci_high=iv.high)
+    row.update(n=iv.n, verdict=answer.verdict or iv.verdict(), note="; ".join(filter(None, [_note(iv), answer.note])))
     return row
 
 
@@ -185,20 +209,20 @@ def _ranking_rows(study, metric, values, runs) -> list:
         return []
     note = _diverged_note(runs, list(runs.model.unique()))
     if len(order) == 1:
-        claim = Claim(study, "which model is best?", metric, order[0], order[0], verdict="inconclusive", note=note)
-        return [_row(claim, values, mean_interval([]))]
+        answer = Answer(study, "which model is best?", metric, order[0], order[0], verdict="inconclusive", note=note)
+        return [_row(answer, values, mean_interval([]))]
     first_gap = next((i for i, s in enumerate(links) if s == ">"), len(links))
     best = " or ".join(order[: 1 + first_gap])  # every run tied with the top one
     chain = order[0] + "".join(f" {link} {m}" for link, m in zip(links, order[1:]))
     strict = [s == ">" for s in links]
     rank_verdict = "clear" if all(strict) else "partly tied" if any(strict) else "inconclusive"
-    best_claim = Claim(study, "which model is best?", metric, best, order[0], order[1],
-                       "clear" if strict[0] else "inconclusive", note)  # fmt: skip
-    rank_claim = Claim(study, "ranking ('≈': tied within the interval)", metric, chain, order[0], order[-1],
-                       rank_verdict, note)  # fmt: skip
+    best_answer = Answer(study, "which model is best?", metric, best, order[0], order[1],
+                         "clear" if strict[0] else "inconclusive", note)  # fmt: skip
+    rank_answer = Answer(study, "ranking ('≈': tied within the interval)", metric, chain, order[0], order[-1],
+                         rank_verdict, note)  # fmt: skip
     return [
-        _row(best_claim, values, paired(values, order[0], order[1])),
-        _row(rank_claim, values, paired(values, order[0], order[-1])),
+        _row(best_answer, values, paired(values, order[0], order[1])),
+        _row(rank_answer, values, paired(values, order[0], order[-1])),
     ]
 
 
@@ -213,10 +237,10 @@ def _hardest_class_rows(study, confusion: pd.DataFrame, split: str) -> list:
             continue
         gap = paired(recall, order[1], order[0])
         answer = f"{order[0]} (recall {recall[order[0]].mean():.3f}; next {order[1]} {recall[order[1]].mean():.3f})"
-        claim = Claim(study, f"which class is hardest for {model}?", f"{split} recall", answer, order[0], order[1],
+        answer = Answer(study, f"which class is hardest for {model}?", f"{split} recall", answer, order[0], order[1],
                       "clear" if gap.verdict() == "better" else "inconclusive",
                       "mean_difference: recall of b minus a")  # fmt: skip
-        rows.append(_row(claim, recall, gap))
+        rows.append(_row(answer, recall, gap))
     return rows
 
 
@@ -227,63 +251,20 @@ def answers(runs: pd.DataFrame, confusion: pd.DataFrame, studies: dict) -> pd.Da
         r = runs[runs.study == study]
         if r.empty:
             continue
-        column, metric = study_metric(r)
+        metric = study_metric(r)
         ok = r[r.status != "diverged"]
-        values = ok.pivot_table(index="seed", columns="model", values=column)
-        rows += _ranking_rows(study, metric, values, r)
+        values = ok.pivot_table(index="seed", columns="model", values=metric.column)
+        rows += _ranking_rows(study, metric.label, values, r)
         for comp in spec.get("comparisons", []):
             a, b = comp["a"], comp["b"]
             iv = paired(values, a, b)
             answer = {"better": f"{a} is better", "worse": f"{a} is worse"}.get(iv.verdict(), "inconclusive")
-            claim = Claim(study, comp["question"], metric, answer, a, b, note=_diverged_note(r, [a, b]))
-            rows.append(_row(claim, values, iv))
-        split = "test" if column == TEST_METRIC[0] else "val"
+            answer = Answer(study, comp["question"], metric.label, answer, a, b, note=_diverged_note(r, [a, b]))
+            rows.append(_row(answer, values, iv))
+        split = metric.split
         completed = set(zip(ok.model, ok.seed))
         c = confusion[confusion.study == study] if len(confusion) else confusion
         c = c[[key in completed for key in zip(c.model, c.seed)]] if len(c) else c
         if len(c):
             rows += _hardest_class_rows(study, c, split)
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
-
-
-def versus_reported(runs: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """Ours (mean and 95 % interval over completed seeds) beside each report's claimed number,
-    both metrics named, and whether the report's number falls inside our interval."""
-    rows = []
-    for study, spec in studies.items():
-        r_study = runs[runs.study == study]
-        column, metric = study_metric(r_study)
-        for model, claimed in (spec.get("reported") or {}).items():
-            r = r_study[r_study.model == model]
-            iv = mean_interval(r[r.status != "diverged"][column])
-            diverged = int((r.status == "diverged").sum())
-            inside = "n < 2: no interval" if iv.n < 2 else "yes" if iv.low <= claimed <= iv.high else "no"
-            rows.append(
-                dict(
-                    study=study,
-                    model=model,
-                    reported=float(claimed),
-                    reported_metric=spec.get("reported_metric", ""),
-                    ours_mean=iv.mean,
-                    ci_low=iv.low,
-                    ci_high=iv.high,
-                    n=iv.n,
-                    our_metric=metric,
-                    diverged=diverged,
-                    reported_inside_ours=inside,
-                )
-            )
-    columns = [
-        "study",
-        "model",
-        "reported",
-        "reported_metric",
-        "ours_mean",
-        "ci_low",
-        "ci_high",
-        "n",
-        "our_metric",
-        "diverged",
-        "reported_inside_ours",
-    ]
-    return pd.DataFrame(rows, columns=columns)

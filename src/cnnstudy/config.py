@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .architectures import ARCHITECTURES, ModelConfigError, resolve_options
+from .class_names import class_names
+from .conv_cases import case_names
 from .runconfig import RunConfig
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -70,15 +73,27 @@ def check_references(config: dict) -> None:
             raise ConfigError(f"datasets/{name}/source is {ds['source']!r}, which is not a dataset of kind mnist")
     for sname, study in config.get("studies", {}).items():
         _check_study(config, sname, study)
+    _check_claims(config)
+    _check_select(config)
+
+
+def _check_select(config: dict) -> None:
+    studies = config.get("studies", {})
+    for entry in config.get("select") or []:
+        study, _, run = str(entry).partition("/")
+        if study not in studies or (run and run not in studies[study]["runs"]):
+            known = sorted(studies) if study not in studies else [f"{study}/{r}" for r in studies[study]["runs"]]
+            raise ConfigError(f"select names {entry!r}, which is not a study or study/run of this config: {known}")
 
 
 def _check_study(config: dict, sname: str, study: dict) -> None:
     datasets = config.get("datasets", {})
     if study["dataset"] not in datasets:
         raise ConfigError(f"studies/{sname}/dataset is {study['dataset']!r}, not one of datasets: {sorted(datasets)}")
-    for rname in study.get("reported", {}):
-        if rname not in study["runs"]:
-            raise ConfigError(f"studies/{sname}/reported names {rname!r}, not one of its runs {sorted(study['runs'])}")
+    if study["report"] not in config.get("reports", {}):
+        raise ConfigError(
+            f"studies/{sname}/report is {study['report']!r}, not one of reports: {sorted(config['reports'])}"
+        )
     for comp in study.get("comparisons", []):
         for key in ("a", "b"):
             if comp[key] not in study["runs"]:
@@ -123,14 +138,137 @@ def _check_run(config: dict, sname: str, rname: str) -> None:
         raise ConfigError(f"{where}/augment/color_jitter: {colour} change nothing on one-channel images; remove them")
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a source report: its words, its kind and what it names (``spec``: the
+    kind's own keys, e.g. ``a``, ``b``, ``direction``), and where it lives in the config."""
+
+    id: str
+    report: str
+    study: str  # "" for a claim about the hand-written convolutions
+    kind: str
+    quote: str
+    reported_metric: str
+    spec: dict
+    where: str  # its config path, for messages
+
+
+CLAIM_KEYS = ("id", "kind", "quote", "reported_metric", "report")
+
+
+def all_claims(config: dict) -> list[Claim]:
+    """Every claim of the config, in config order: the studies' and the convolution gate's."""
+    out = []
+    for sname, study in config.get("studies", {}).items():
+        for i, c in enumerate(study.get("claims", [])):
+            where = f"studies/{sname}/claims/{i} ({c['id']})"
+            metric = c.get("reported_metric", study.get("reported_metric", ""))
+            out.append(_claim(c, study["report"], sname, metric, where))
+    for i, c in enumerate(config.get("conv_tests", {}).get("claims", [])):
+        out.append(_claim(c, c["report"], "", c.get("reported_metric", ""), f"conv_tests/claims/{i} ({c['id']})"))
+    return out
+
+
+def _claim(entry: dict, report: str, study: str, metric: str, where: str) -> Claim:
+    spec = {k: copy.deepcopy(v) for k, v in entry.items() if k not in CLAIM_KEYS}
+    return Claim(entry["id"], report, study, entry["kind"], entry["quote"], metric, spec, where)
+
+
+def claim_runs(claim: Claim) -> list[str]:
+    """The runs a claim names (keys a, b, run, runs, among; layer references name a run)."""
+    s = claim.spec
+    named = [s.get(k) for k in ("a", "b", "run")] + list(s.get("runs", [])) + list(s.get("among", []))
+    return [n["run"] if isinstance(n, dict) else n for n in named if n]
+
+
+def _check_claims(config: dict) -> None:
+    """A claim naming a run, class, case or report that does not exist fails here, naming the key."""
+    seen = {}
+    for claim in all_claims(config):
+        if claim.id in seen:
+            raise ConfigError(f"{claim.where}: claim id {claim.id!r} is used twice (also {seen[claim.id]})")
+        seen[claim.id] = claim.where
+        if claim.report not in config.get("reports", {}):
+            raise ConfigError(
+                f"{claim.where}/report is {claim.report!r}, not one of reports: {sorted(config['reports'])}"
+            )
+        if claim.study:
+            _check_study_claim(config, claim)
+        elif claim.kind == "conv_cases":
+            unknown = sorted(set(claim.spec.get("cases", [])) - set(case_names()))
+            if unknown:
+                raise ConfigError(f"{claim.where}/cases: unknown case(s) {unknown}; known: {case_names()}")
+
+
+def _check_study_claim(config: dict, claim: Claim) -> None:
+    study = config["studies"][claim.study]
+    for run in claim_runs(claim):
+        if run not in study["runs"]:
+            raise ConfigError(f"{claim.where} names run {run!r}, not one of the study's runs {sorted(study['runs'])}")
+    if claim.kind == "hardest_classes":
+        known = class_names(config["datasets"], study["dataset"])
+        unknown = sorted(set(claim.spec["classes"]) - set(known))
+        if unknown:
+            raise ConfigError(f"{claim.where}/classes: {unknown} not among dataset {study['dataset']!r}'s {known}")
+
+
 def download_path(config: dict, name: str) -> str:
     """Where download ``name`` lands: results/downloads/<name>/<last part of its URL>."""
     return f"{RESULTS}/downloads/{name}/{os.path.basename(config['downloads'][name]['url'].rstrip('/'))}"
 
 
-def load(path: str | os.PathLike) -> dict:
-    with open(path) as f:
-        return validate(yaml.safe_load(f))
+def merge(base: dict, overlay: dict) -> dict:
+    """``overlay`` laid over ``base`` as Snakemake merges several ``--configfile``: mappings
+    merge key by key, anything else (lists, numbers) is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        under = out.get(key) if isinstance(out.get(key), dict) else {}
+        out[key] = merge(under, value) if isinstance(value, dict) else copy.deepcopy(value)
+    return out
+
+
+def load(*paths: str | os.PathLike) -> dict:
+    """The validated config of one file, or of several laid over each other in order (the
+    demo is ``config/config.yaml`` with ``config/demo.yaml`` over it)."""
+    config = {}
+    for path in paths:
+        with open(path) as f:
+            config = merge(config, yaml.safe_load(f) or {})
+    return validate(config)
+
+
+def is_selected(config: dict, study: str, run: str) -> bool:
+    """``select`` lists studies and study/run pairs to run; empty selects everything."""
+    chosen = config.get("select") or []
+    return not chosen or study in chosen or f"{study}/{run}" in chosen
+
+
+def selected_studies(config: dict) -> list[str]:
+    """The studies with at least one selected run, in config order."""
+    return list(dict.fromkeys(s for s, _, _ in runs(config)))
+
+
+def datasets_needed(config: dict) -> list[str]:
+    """The datasets the selected studies train on, and the datasets those are derived from."""
+    todo = [config["studies"][s]["dataset"] for s in selected_studies(config)]
+    needed = []
+    while todo:
+        name = todo.pop(0)
+        if name not in needed:
+            needed.append(name)
+            todo += [config["datasets"][name]["source"]] if "source" in config["datasets"][name] else []
+    return [d for d in config["datasets"] if d in needed]
+
+
+def downloads_needed(config: dict) -> list[str]:
+    """The downloads the needed datasets and the selected runs' pretrained weights read."""
+    names = []
+    for d in datasets_needed(config):
+        spec = config["datasets"][d]
+        names += [spec[part]["download"] for part in ("annotations", "images", "archive") if part in spec]
+        names += list(spec.get("files", {}).values())
+    names += [config["studies"][s]["runs"][r].get("pretrained") for s, r, _ in runs(config)]
+    return [n for n in config["downloads"] if n in names]
 
 
 def seeds_of(config: dict, study: str, run: str | None = None) -> list[int]:
@@ -141,11 +279,12 @@ def seeds_of(config: dict, study: str, run: str | None = None) -> list[int]:
 
 
 def runs(config: dict) -> list[tuple[str, str, int]]:
-    """Every (study, run, seed) job of the config, in config order."""
+    """Every selected (study, run, seed) job of the config, in config order."""
     return [
         (sname, rname, seed)
         for sname, study in config["studies"].items()
         for rname in study["runs"]
+        if is_selected(config, sname, rname)
         for seed in seeds_of(config, sname, rname)
     ]
 

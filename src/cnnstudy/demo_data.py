@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from . import formats
+from .class_names import CIFAR10_CLASSES, IMAGENETTE_CLASSES
 
 # Official COCO category ids for the study's classes plus distractors.
 COCO_CATEGORIES = [
@@ -186,7 +187,6 @@ def make_coco(
 
 # Ten learnable classes: five shapes in a warm and a cool colour.
 TEN_CLASSES = [(shape, warm) for warm in (True, False) for shape in ("triangle", "bar", "disc", "cross", "ring")]
-CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # 5x7 bitmaps of the digits 0-9 (rows top to bottom, 5 bits each)
 DIGITS = [
     "01110 10001 10011 10101 11001 10001 01110",
@@ -241,7 +241,7 @@ def make_cifar10(out_dir, *, train_per_class: int = 30, test_per_class: int = 10
         for i, (xb, yb) in enumerate(zip(np.array_split(xtr, 5), np.array_split(ytr, 5)))
     }
     members["cifar-10-batches-bin/test_batch.bin"] = formats.cifar_binary_bytes(xte, yte)
-    members["cifar-10-batches-bin/batches.meta.txt"] = ("\n".join(CIFAR_NAMES) + "\n\n").encode()
+    members["cifar-10-batches-bin/batches.meta.txt"] = ("\n".join(CIFAR10_CLASSES) + "\n\n").encode()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cifar-10-binary.tar.gz"
@@ -269,7 +269,7 @@ def make_imagenette(out_dir, *, train_per_class: int = 20, val_per_class: int = 
     """``imagenette2-160.tgz``: ``imagenette2-160/{train,val}/<wnid>/*.JPEG``, shorter side 160."""
     rng = np.random.default_rng(seed)
     members = {}
-    wnids = sorted(formats.IMAGENETTE_CLASSES)
+    wnids = sorted(IMAGENETTE_CLASSES)
     for split, per_class in (("train", train_per_class), ("val", val_per_class)):
         for label, wnid in enumerate(wnids):
             for k in range(per_class):
@@ -285,3 +285,18 @@ def make_imagenette(out_dir, *, train_per_class: int = 20, val_per_class: int = 
     path = out / "imagenette2-160.tgz"
     path.write_bytes(formats.deterministic_targz(members))
     return {"archive": path}
+
+
+def make_resnet18_weights(out_dir, *, seed: int = 0) -> dict[str, Path]:
+    """``resnet18-demo.pth``: a seeded, untrained torchvision resnet18 state dict saved as
+    torchvision publishes its weights (``torch.save`` of the state dict), so the demo's
+    transfer-learning runs go through the same download, verification and loading."""
+    import torch  # only this twin needs torch: the others are written without it
+    from torchvision.models import resnet18
+
+    torch.manual_seed(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "resnet18-demo.pth"
+    torch.save(resnet18(weights=None).state_dict(), path)
+    return {"weights": path}

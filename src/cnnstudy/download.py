@@ -37,14 +37,15 @@ class UnsafeArchiveError(RuntimeError):
 
 
 def parse_checksum(spec: dict) -> tuple[str, str]:
-    """Return (algorithm, hex digest) from a config entry holding ``sha256`` or ``md5``."""
-    found = [(a, spec[a].lower()) for a in ALGORITHMS if spec.get(a)]
-    if len(found) != 1:
+    """(algorithm, hex digest) of a config entry's ``checksum: "<algorithm>:<hex>"``: one key,
+    so a config laid over another (the demo over the study) replaces it whole."""
+    algorithm, _, digest = str(spec.get("checksum", "")).partition(":")
+    if algorithm not in ALGORITHMS or not digest:
         raise ValueError(
-            f"download entry {spec.get('url', '?')!r} needs exactly one checksum "
-            f"key of {ALGORITHMS}; found {[a for a, _ in found] or 'none'}"
+            f"download entry {spec.get('url', '?')!r}: checksum {spec.get('checksum')!r} is not "
+            f"'<algorithm>:<hex digest>' with an algorithm of {ALGORITHMS}"
         )
-    return found[0]
+    return algorithm, digest.lower()
 
 
 def url_to_local_path(url: str) -> Path | None:
@@ -164,7 +165,7 @@ def fetch(
 ) -> Path:
     """Download ``url`` to ``dest`` and verify it; return ``dest``.
 
-    ``checksum`` is a config entry (``{"sha256": ...}`` or ``{"md5": ...}``) or a pair
+    ``checksum`` is a config entry (``{"checksum": "sha256:..."}``) or a pair
     ``(algorithm, digest)``. A copy already at ``dest`` or in ``cache_dir`` with the right
     checksum is used as it is (pre-staged data on clusters without internet).
     """

@@ -16,21 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .class_names import IMAGENETTE_CLASSES
+
 CIFAR_RECORD = 1 + 3 * 32 * 32
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-# Imagenette's ten ImageNet classes (wnid -> name), in the release's sorted-wnid order.
-IMAGENETTE_CLASSES = {
-    "n01440764": "tench",
-    "n02102040": "English springer",
-    "n02979186": "cassette player",
-    "n03000684": "chain saw",
-    "n03028079": "church",
-    "n03394916": "French horn",
-    "n03417042": "garbage truck",
-    "n03425413": "gas pump",
-    "n03445777": "golf ball",
-    "n03888257": "parachute",
-}
 
 
 class FormatError(ValueError):

@@ -1,6 +1,12 @@
-"""The report's front page: per study, its title and source, the headline answers with their
-intervals and ours beside the report's numbers, as tables a reader sees without clicking;
-a banner when the numbers come from the demo's generated data."""
+"""The report's front page: did it reproduce? Per source report, how many of its claims were
+reproduced, contradicted, inconclusive or not run, then every claim with its verdict and
+evidence; then, per study, the config's questions answered and ours beside the report's
+numbers; a banner when the numbers come from the demo's generated data.
+
+Snakemake's report shows this page beside the rule graph in a container that centres it
+vertically (a page taller than the screen loses its top) in a 32 rem column; the page's own
+style block, which lives only while the page is shown, starts it at the top and widens it.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,38 @@ import math
 
 import pandas as pd
 
+from .pages import VERDICT_COLORS
+
+STYLE = """.. raw:: html
+
+   <style>
+   div.grow.flex.items-center.justify-center.h-screen { align-items: flex-start; justify-content: flex-start; }
+   div.grow.flex.gap-3.p-3.items-start { flex-wrap: wrap; }
+   div.grow.flex.gap-3.p-3.items-start > div.py-2 { flex: 1 1 100%; min-width: 0; }
+   div.prose.max-w-lg { max-width: 100%; }
+   div.prose table { width: 100%; font-size: 0.8rem; }
+   div.prose td, div.prose th { vertical-align: top; padding: 0.25rem 0.4rem; }
+   div.prose td { overflow-wrap: break-word; }
+   div.prose .admonition.warning { border-left: 4px solid #9a6700; background: #fff8c5; padding: 0.1rem 0.8rem; }
+   {verdict_css}
+   </style>
+
+""" + "\n".join(f".. role:: {name.replace(' ', '')}" for name in VERDICT_COLORS)
+
 DEMO_BANNER = """.. warning::
 
-   **Demo data.** These numbers come from small generated twins of the datasets
-   (``config/demo.yaml``), not from CIFAR-10, MNIST, Imagenette or COCO: they show that every
-   stage of the pipeline works, not whether the reports' claims hold. Run ``config/config.yaml``
-   for the study itself.
+   **Demo data.** These verdicts are about small generated twins of the datasets
+   (``config/demo.yaml`` over ``config/config.yaml``), not CIFAR-10, MNIST, Imagenette or COCO:
+   they show every stage working and how claims are judged, not whether the reports' claims
+   hold. Run ``config/config.yaml`` alone for the study itself.
 """
+
+METHOD = """Each claim of the five reports is judged from our runs. Differences are paired t tests over
+seeds, with the p-values of one report's tests adjusted together (Holm): *reproduced* where
+every test is significant in the claimed direction, *contradicted* only where one is
+significant against it, else *inconclusive* (with the seeds that would resolve it). A
+report's number is compared with where one run of ours falls (95 % prediction interval).
+*Not run* says why (a run not selected, or diverged on every seed)."""
 
 
 def _cell(value) -> str:
@@ -24,13 +55,66 @@ def _cell(value) -> str:
 
 
 def list_table(frame: pd.DataFrame, title: str = "") -> str:
-    """An RST list-table of ``frame`` (docutils renders it as an HTML table)."""
-    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1", ""]
+    """An RST list-table of ``frame`` (docutils renders it as an HTML table); cells are RST."""
+    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1", "   :widths: auto", ""]
     for row in [list(frame.columns), *frame.itertuples(index=False)]:
         cells = [_cell(v) for v in row]
         lines.append(f"   * - {cells[0]}")
         lines += [f"     - {c}" for c in cells[1:]]
     return "\n".join(lines) + "\n"
+
+
+def _literal(text: str) -> str:
+    """Free text made safe inside RST markup (a report's quote may hold * ` _ or |)."""
+    return "".join("\\" + ch if ch in "\\*`_|" else ch for ch in str(text))
+
+
+def verdict_role(verdict: str) -> str:
+    return f":{verdict.replace(' ', '')}:`{verdict}`"
+
+
+def counts_table(claims: pd.DataFrame, reports: dict) -> pd.DataFrame:
+    rows = []
+    for report, spec in reports.items():
+        c = claims[claims.report == report]
+        rows.append({"report": f"{report}: {_literal(spec['title'])}", "claims": len(c),
+                     **{verdict_role(v): int((c.verdict == v).sum()) for v in VERDICT_COLORS}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def figure_of(claim) -> str:
+    """The report's result that shows a claim: its report's claims figure, or the convolution
+    errors for the convolution claims (file names are the report's link targets)."""
+    target = "errors.png" if not claim.study else f"claims_{claim.report}.png"
+    return f"`figure <{target}_>`_"
+
+
+def claims_rows(claims: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "claim (the report's words)": [f"*{_literal(c.quote)}* ({c.claim})" for c in claims.itertuples()],
+            "we checked": [_literal(c.checked) for c in claims.itertuples()],
+            "verdict": [verdict_role(v) for v in claims.verdict],
+            "evidence": [_literal(e) for e in claims.evidence],
+            "figure": [figure_of(c) for c in claims.itertuples()],
+        }
+    )
+
+
+def summary_line(claims: pd.DataFrame) -> str:
+    n = {v: int((claims.verdict == v).sum()) for v in VERDICT_COLORS}
+    return (
+        f"**{n['reproduced']} of {len(claims)} claims reproduced**, {n['contradicted']} contradicted, "
+        f"{n['inconclusive']} inconclusive, {n['not run']} not run."
+    )
+
+
+def report_section(report: str, spec: dict, claims: pd.DataFrame) -> str:
+    title = f"{report}: {spec['title']}"
+    parts = [title, "~" * len(title), "", f"``{spec['file']}``. {summary_line(claims)}", ""]
+    if len(claims):
+        parts.append(list_table(claims_rows(claims)))
+    return "\n".join(parts)
 
 
 def _interval(row) -> str:
@@ -44,8 +128,8 @@ def _interval(row) -> str:
 def answers_table(answers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "question": answers.question,
-            "answer": answers.answer,
+            "question": answers.question.map(_literal),
+            "answer": answers.answer.map(_literal),
             "verdict": answers.verdict,
             "difference [95% interval]": [_interval(r) for r in answers.itertuples()],
             "n": answers.n,
@@ -58,18 +142,18 @@ def versus_table(reported: pd.DataFrame) -> pd.DataFrame:
     ours = [
         "diverged"
         if r.n == 0 and r.diverged
-        else f"{r.ours_mean:.3f}" + ("" if pd.isna(r.ci_low) else f" [{r.ci_low:.3f}, {r.ci_high:.3f}]")
+        else f"{r.ours_mean:.3f}" + ("" if pd.isna(r.pi_low) else f" [{r.pi_low:.3f}, {r.pi_high:.3f}]")
         for r in reported.itertuples()
     ]
     return pd.DataFrame(
         {
-            "run": reported.model,
+            "run": reported.model.map(_literal),
             "report": reported.reported,
-            "report's metric": reported.reported_metric,
-            "ours [95% interval]": ours,
+            "report's metric": reported.reported_metric.fillna("").map(_literal),
+            "ours [one run: 95% prediction interval]": ours,
             "our metric": reported.our_metric,
             "n": reported.n,
-            "report inside ours?": reported.reported_inside_ours,
+            "report inside?": reported.reported_in_prediction_interval,
         }
     )
 
@@ -84,29 +168,35 @@ def study_section(study: str, spec: dict, answers: pd.DataFrame, reported: pd.Da
     )
     parts = ["\n".join(head), ""]
     if len(answers):
-        parts.append(list_table(answers_table(answers), "the report's questions, answered from the data"))
+        parts.append(list_table(answers_table(answers), "the config's questions, answered from the data"))
     if len(reported):
         parts.append(list_table(versus_table(reported), "ours beside the report's numbers"))
     return "\n".join(parts)
 
 
-def render(
-    studies: dict, answers: pd.DataFrame, reported: pd.DataFrame, runs: pd.DataFrame, demo: bool, intro: str
-) -> str:
-    """The front page: banner, results per study, then the static description of the pipeline."""
-    out = ["CNN study reproduction", "=" * 22, ""]
+def _style() -> str:
+    css = " ".join(
+        f"span.{v.replace(' ', '')} {{ color: {c}; font-weight: 600; white-space: nowrap; }}"
+        for v, c in VERDICT_COLORS.items()
+    )
+    return STYLE.replace("{verdict_css}", css)
+
+
+def render(studies: dict, reports: dict, tables: dict, demo: bool, intro: str) -> str:
+    """The front page; ``tables`` holds the runs, answers, claims and vs_reported tables. Its
+    RST is shielded from the report's Jinja pass (a quote may hold braces)."""
+    claims, runs = tables["claims"], tables["runs"]
+    out = ["{% raw %}", _style(), "", "CNN study reproduction", "=" * 22, ""]
     if demo:
         out.append(DEMO_BANNER)
-    out += [
-        "Every answer is a paired difference over seeds with its 95 % t interval; where the",
-        "interval covers zero, or fewer than two seeds give none, the verdict is *inconclusive*.",
-        "",
-        "Results at a glance",
-        "-------------------",
-        "",
-    ]
+    out += ["Did it reproduce?", "-----------------", ""]
+    out.append(list_table(counts_table(claims, reports), "claims per source report"))
+    out += [METHOD, ""]
+    for report, spec in reports.items():
+        out.append(report_section(report, spec, claims[claims.report == report]))
+    out += ["Results per study", "-----------------", ""]
     for study, spec in studies.items():
-        of_study = [t[t.study == study] for t in (answers, reported, runs)]
+        of_study = [t[t.study == study] for t in (tables["answers"], tables["reported"], runs)]
         out.append(study_section(study, spec, *of_study))
-    out += ["", "The pipeline", "------------", "", intro]
+    out += ["", "The pipeline", "------------", "", intro, "{% endraw %}"]
     return "\n".join(out)

@@ -1,8 +1,9 @@
 """What the trained nets look at: feature maps, first-layer filters, CAM / Grad-CAM and
 guided-backpropagation saliency, for a correctly and a wrongly classified image.
 
-CAM is exact for global-average-pooling models (the class map's spatial mean is the logit,
-less the bias); every other model gets Grad-CAM on its last conv layer.
+CAM is exact where the logits are linear in a global average pool (the class map's spatial
+mean is the logit, less the bias), and needs no gradient; every other model gets Grad-CAM on
+its last conv layer, with the input in the graph so that frozen backbones work too.
 """
 
 from __future__ import annotations
@@ -80,27 +81,47 @@ def first_layer_filters(model) -> torch.Tensor:
     return conv_layers(model)[0][1].weight.detach().cpu()
 
 
-def _gap_kind(model):
-    """'mean' for a global-average-pooling Classifier (exact CAM), else None."""
+def _gap_head(model) -> tuple[nn.Module, nn.Module | None] | None:
+    """(global average pooling, the one linear layer after it, or None when the pooled maps are
+    the logits) where the logits are linear in the pooled maps: there CAM is exact. Our GAP
+    classifiers (NiN, mnist_gp with mean pooling) and torchvision's ResNet qualify."""
     if isinstance(model, Classifier) and isinstance(model.features[-1], nn.AdaptiveAvgPool2d):
-        return "mean"
-    return None
+        head = model.head
+        if isinstance(head, (nn.Linear, nn.Identity)):
+            return model.features[-1], head if isinstance(head, nn.Linear) else None
+        return None
+    pool, fc = getattr(model, "avgpool", None), getattr(model, "fc", None)
+    return (pool, fc) if isinstance(pool, nn.AdaptiveAvgPool2d) and isinstance(fc, nn.Linear) else None
+
+
+def _input_of(model, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """What ``module`` receives when ``model`` runs on ``x``."""
+    store = {}
+    h = module.register_forward_hook(lambda m, i, o: store.__setitem__("a", i[0]))
+    try:
+        model(x)
+    finally:
+        h.remove()
+    return store["a"]
 
 
 def class_activation_map(model, x: torch.Tensor, target: int) -> tuple[str, torch.Tensor]:
-    """(method, map at the input's size): CAM for GAP models, Grad-CAM otherwise."""
-    if _gap_kind(model):
+    """(method, map at the input's size): exact CAM where the logits are linear in a global
+    average pool (no gradient needed: frozen backbones included), Grad-CAM otherwise."""
+    gap = _gap_head(model)
+    if gap:
+        pool, fc = gap
         with torch.no_grad():
-            a = model.features[:-1](x)[0]  # (K, h, w) before the global pooling
-            head = [m for m in model.head.modules() if isinstance(m, nn.Linear)]
-            cam = torch.einsum("k,khw->hw", head[-1].weight[target], a) if head else a[target]
+            a = _input_of(model, pool, x)[0]  # (K, h, w) before the global pooling
+            cam = torch.einsum("k,khw->hw", fc.weight[target], a) if fc is not None else a[target]
         method = "CAM"
     else:
         name, layer = conv_layers(model)[-1]
         store = {}
         h = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
         try:
-            logits = model(x)
+            # the input joins the graph, so every activation does, frozen layers or not
+            logits = model(x.detach().requires_grad_(True))
             grad = torch.autograd.grad(logits[0, target], store["a"])[0][0]
         finally:
             h.remove()

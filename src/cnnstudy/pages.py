@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+# A claim's verdict in colour, the same in the front page's tables and the claims figures.
+VERDICT_COLORS = {"reproduced": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700", "not run": "#6e7781"}
+
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless: cluster nodes and CI have no display
@@ -9,10 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
 
 from . import aggregate  # noqa: E402
 from .aggregate import per_class_accuracy  # noqa: E402
+from .pages import VERDICT_COLORS  # noqa: E402
+
+if TYPE_CHECKING:  # figures take tensors but never import torch: a figure job starts 1.6 s sooner
+    import torch
 
 DPI = 110
 
@@ -27,11 +32,12 @@ def sample_grid(data: dict, path, per_class: int = 5, seed: int = 0, split: str 
     """Rows are classes, columns random samples of that class."""
     s = data["splits"][split]
     classes = data["classes"]
-    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    labels = s["y"].numpy()
     fig, axes = plt.subplots(len(classes), per_class, figsize=(1.4 * per_class, 1.4 * len(classes)), squeeze=False)
     for row, name in enumerate(classes):
-        idx = torch.nonzero(s["y"] == row).flatten()
-        pick = idx[torch.randperm(len(idx), generator=gen)[:per_class]]
+        idx = np.flatnonzero(labels == row)
+        pick = rng.permutation(idx)[:per_class]
         for col in range(per_class):
             ax = axes[row, col]
             ax.axis("off")
@@ -69,11 +75,12 @@ def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str
                 style_order=["train", "val"],
                 marker="o" if scope == "epoch" else None,
             )
-        ax.set_title(f"{title}: {metric} per {x}", fontsize=10)
+        ax.set_title(f"{metric} per {x}", fontsize=10)
         ax.set_xlabel("epoch" if scope == "epoch" else "training step (batches)")
         ax.set_ylabel("cross-entropy loss (log scale)" if metric == "loss" else "accuracy (fraction correct)")
         if metric == "loss":
             ax.set_yscale("log")
+    fig.suptitle(title, fontsize=11)
     _save(fig, path)
 
 
@@ -103,7 +110,8 @@ def per_class(confusion: pd.DataFrame, path, title: str = ""):
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * pc["class"].nunique() + 3), 3.6))
     if len(pc):
         sns.barplot(data=pc, x="class", y="accuracy", hue="model", errorbar="sd", ax=ax)
-    ax.set_title(f"{title}: per-class validation recall of the best epoch (bars: sd over seeds)", fontsize=10)
+    ax.set_title("per-class validation recall of the best epoch (bars: sd over seeds)", fontsize=10)
+    fig.suptitle(title, fontsize=11)
     ax.set_ylabel("recall (fraction of the class correct)")
     ax.set_xlabel("true class")
     ax.tick_params(axis="x", rotation=45)
@@ -172,9 +180,10 @@ def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
             g = grads[grads.step == step]
             sns.lineplot(data=g, x="depth", y="grad_norm", hue="model", marker="o", errorbar=("pi", 100), ax=ax)
             ax.set_yscale("log")
-            ax.set_title(f"{title}: gradient norm per layer, {when} (step {step})", fontsize=10)
+            ax.set_title(f"gradient norm per layer, {when} (step {step})", fontsize=10)
             ax.set_xlabel("layer depth (0 = first layer)")
             ax.set_ylabel("L2 norm of the weight gradient (log scale)")
+    fig.suptitle(title, fontsize=11)
     _save(fig, path)
 
 
@@ -194,7 +203,8 @@ def _interval_bars(ax, table: pd.DataFrame, x, label: str, **style):
 def ablation(runs: pd.DataFrame, path, title: str = ""):
     """The study's headline metric per run: mean and 95 % t interval over completed seeds,
     single seeds as dots; diverged seeds are marked and counted, never plotted as zeros."""
-    column, metric = aggregate.study_metric(runs)
+    metric = aggregate.study_metric(runs)
+    column = metric.column
     ok = runs[runs.status != "diverged"]
     models = list(ok.groupby("model")[column].mean().sort_values(ascending=False).index)
     models += sorted(set(runs.model) - set(models))  # runs that diverged on every seed
@@ -215,7 +225,8 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
     ax.set_ylim(0, 1.02)  # an interval from few seeds can reach past [0, 1]: accuracy cannot
     n = ok.groupby("model").seed.count()
     seeds = f"n = {n.min()}-{n.max()} seeds" if len(n) else "no completed run"
-    ax.set_title(f"{title}\n{metric}\nmean and 95% t interval over seeds ({seeds}); dots: single seeds", fontsize=9)
+    ax.set_title(f"{metric.label}: mean and 95% t interval over seeds ({seeds}); dots: single seeds", fontsize=9)
+    fig.suptitle(title, fontsize=10)
     ax.legend(fontsize=8)
     _save(fig, path)
 
@@ -224,22 +235,98 @@ def _interval_columns(iv) -> dict:
     return {"ours_mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high, "n": iv.n}
 
 
+def _reported_range(text: str) -> tuple[float, float]:
+    """A report's number as written in vs_reported ("0.605" or "0.991-0.993")."""
+    low, _, high = str(text).partition("-")
+    return float(low), float(high or low)
+
+
 def versus_reported(table: pd.DataFrame, path, title: str = ""):
-    """Ours (mean, 95 % t interval over completed seeds) beside each report's claimed number."""
+    """Ours beside each number the report gives: where one run of ours falls (95 % prediction
+    interval) and our mean's interval; the report's one run (or range) in red."""
     fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(table) + 2), 4.4))
     if len(table):
         x = np.arange(len(table))
-        _interval_bars(ax, table, x - 0.1, f"ours: {table.our_metric.iloc[0]} (mean, 95% interval)")
-        ax.plot(x + 0.1, table.reported, "s", color="tab:red", label=f"reported: {table.reported_metric.iloc[0]}")
+        pi = np.vstack([table.ours_mean - table.pi_low, table.pi_high - table.ours_mean])
+        ax.errorbar(x - 0.1, table.ours_mean, yerr=np.nan_to_num(pi), fmt="none", ecolor="tab:blue", alpha=0.35,
+                    elinewidth=6, label="one run of ours: 95% prediction interval")  # fmt: skip
+        _interval_bars(ax, table, x - 0.1, "our mean: 95% interval", color="tab:blue")
         for i, row in enumerate(table.itertuples()):
+            low, high = _reported_range(row.reported)
+            ax.plot([i + 0.1, i + 0.1], [low, high], "s-", color="tab:red", label="the report" if i == 0 else None)
             _mark_diverged(ax, i, row.diverged)
         ax.set_xticks(x, table.model, rotation=30, ha="right")
         ax.legend(fontsize=8)
+        ax.set_title(f"ours: {table.our_metric.iloc[0]}; the report: {table.reported_metric.iloc[0]}", fontsize=9)
     else:
         ax.text(0.5, 0.5, "the report gives no numbers for this study", ha="center", transform=ax.transAxes)
     ax.set_ylabel("accuracy (fraction correct)")
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"{title}\nours beside the report's numbers", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def _forest(ax, tests: pd.DataFrame, xlabel: str):
+    """One row per paired test: its mean difference and 95 % interval in its claim's verdict
+    colour, the claimed side shaded, the boundary (0, or the margin) as a line."""
+    y = np.arange(len(tests))[::-1]
+    lo = np.nanmin([tests.ci_low.min(), tests["mean"].min(), tests.null.min() - tests.margin.max()])
+    hi = np.nanmax([tests.ci_high.max(), tests["mean"].max(), tests.null.max() + tests.margin.max()])
+    pad = 0.1 * (hi - lo) if hi > lo else 0.05
+    lo, hi = lo - pad, hi + pad
+    for yi, t in zip(y, tests.itertuples()):
+        side = {"greater": (t.null, hi), "not_less": (t.null, hi), "less": (lo, t.null)}.get(
+            t.direction, (-t.margin, t.margin)
+        )
+        ax.fill_betweenx([yi - 0.4, yi + 0.4], *side, color="tab:green", alpha=0.08, lw=0)
+        for edge in (-t.margin, t.margin) if t.direction == "similar" else (t.null,):
+            ax.plot([edge, edge], [yi - 0.45, yi + 0.45], color="k", lw=0.8)
+        color = VERDICT_COLORS.get(t.verdict, "k")
+        err = [[t.mean - t.ci_low], [t.ci_high - t.mean]] if np.isfinite(t.ci_low) else None
+        ax.errorbar([t.mean], [yi], xerr=err, fmt="o", color=color, capsize=3)
+    ax.set_yticks(y, [f"{t.claim}\n{t.label}" for t in tests.itertuples()], fontsize=7)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(xlabel, fontsize=8)
+
+
+def _numbers(ax, numbers: pd.DataFrame, verdicts: dict):
+    y = np.arange(len(numbers))[::-1]
+    for yi, r in zip(y, numbers.itertuples()):
+        color = VERDICT_COLORS.get(verdicts.get(r.claim), "k")
+        if np.isfinite(r.pi_low):
+            ax.plot([r.pi_low, r.pi_high], [yi, yi], color=color, lw=6, alpha=0.35)
+        ax.plot([r.ours_mean], [yi], "o", color=color)
+        low, high = _reported_range(r.reported)
+        ax.plot([low, high], [yi + 0.25, yi + 0.25], "|-", color="tab:red", ms=9)
+    ax.set_yticks(y, [f"{r.claim} ({r.model})" for r in numbers.itertuples()], fontsize=7)
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("accuracy; band: where one run of ours falls (95 %); red: the report", fontsize=8)
+
+
+def claims_figure(tables: dict, path, title: str = ""):
+    """A report's claims: paired effects (forest plots: accuracy and recall differences, and
+    gradient-norm log ratios) and its numbers against where one run of ours falls; every
+    mark in its claim's verdict colour."""
+    tests, numbers, claims = tables["tests"], tables["reported"], tables["claims"]
+    tests = tests[tests.n > 0]
+    ratio = tests.unit == "log10 ratio"
+    panels = [(p, d) for p, d in (("diff", tests[~ratio]), ("ratio", tests[ratio]), ("numbers", numbers)) if len(d)]
+    heights = [max(1.2, 0.45 * len(d) + 0.6) for _, d in panels] or [1.2]
+    fig, axes = plt.subplots(len(heights), 1, figsize=(11, sum(heights) + 1.2), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})  # fmt: skip
+    verdicts = dict(zip(claims.claim, claims.verdict))
+    for ax, (kind, data) in zip(axes[:, 0], panels):
+        if kind == "numbers":
+            _numbers(ax, data, verdicts)
+        else:
+            label = "log10 of the gradient-norm ratio" if kind == "ratio" else "paired difference (accuracy or recall)"
+            _forest(ax, data, f"{label}: mean and 95 % interval over seeds; shaded: the claimed side")
+    if not panels:
+        axes[0, 0].axis("off")
+    counts = claims.verdict.value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_COLORS)
+    axes[0, 0].set_title(f"{len(claims)} claims: {summary}", fontsize=9)
+    fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets, formats
+from .class_names import MNIST_CLASSES
 
 
 class PrepareError(ValueError):
@@ -55,7 +56,7 @@ def prepare_mnist(spec: dict, files: dict):
         arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64), spec["val_size"], spec["seed"]
     )
     splits["test"] = (arrays["test_images"][:, None], arrays["test_labels"].astype(np.int64))
-    return splits, [str(i) for i in range(10)]
+    return splits, list(MNIST_CLASSES)
 
 
 def paste_on_canvas(x: np.ndarray, sizes, seed: int):

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from . import config as study_config
+from .class_names import class_names
 from .models import build_model, place_model
 from .runconfig import RunConfig
 from .train import make_optimizer, pick_device, resolve_precision, train_step
@@ -83,21 +84,21 @@ def measure(cfg: RunConfig, shape: tuple, classes: int, device: torch.device, bu
 
 
 def project(config: dict, budget: float = 3.0, log=print) -> pd.DataFrame:
-    """One row per run of the config: measured rates and projected seconds (all its seeds)."""
+    """One row per selected run of the config: measured rates and projected seconds (all its seeds)."""
     device = pick_device(config["device"])
     rows, cache = [], {}
-    for study, spec in config["studies"].items():
-        n_train, n_val = split_sizes(config, spec["dataset"])
-        for run in spec["runs"]:
-            cfg = study_config.run_config(config, study, run, 0)
-            shape = study_config.input_shape(config, study, run)
-            classes = _classes(config, spec["dataset"])
-            key = (cfg.arch, str(cfg.options), shape, cfg.batch_size, cfg.optimizer, cfg.conv_impl, cfg.precision)
-            if key not in cache:
-                cache[key] = measure(cfg, shape, classes, device, budget)
-                log(f"{study}/{run}: {cache[key].train_steps_per_second:.1f} steps/s on {device}")
-            seeds = len(study_config.seeds_of(config, study, run))
-            rows.append(_row(study, run, cfg, seeds, cache[key], n_train=n_train, n_val=n_val))
+    for study, run in dict.fromkeys((s, r) for s, r, _ in study_config.runs(config)):
+        dataset = config["studies"][study]["dataset"]
+        n_train, n_val = split_sizes(config, dataset)
+        cfg = study_config.run_config(config, study, run, 0)
+        shape = study_config.input_shape(config, study, run)
+        key = (cfg.arch, str(cfg.options), shape, cfg.batch_size, cfg.optimizer, cfg.conv_impl, cfg.precision)
+        if key not in cache:
+            classes = len(class_names(config["datasets"], dataset))
+            cache[key] = measure(cfg, shape, classes, device, budget)
+            log(f"{study}/{run}: {cache[key].train_steps_per_second:.1f} steps/s on {device}")
+        seeds = len(study_config.seeds_of(config, study, run))
+        rows.append(_row(study, run, cfg, seeds, cache[key], n_train=n_train, n_val=n_val))
     return pd.DataFrame(rows).assign(device=_device_name(device))
 
 
@@ -119,11 +120,6 @@ def _row(study, run, cfg: RunConfig, seeds: int, rates: Rates, *, n_train: int, 
         "seconds_per_seed": seconds,
         "seconds": seconds * seeds,
     }
-
-
-def _classes(config: dict, dataset: str) -> int:
-    ds = config["datasets"][dataset]
-    return len(ds["classes"]) if ds["kind"] == "coco" else 10
 
 
 def _device_name(device: torch.device) -> str:

@@ -35,6 +35,7 @@ rule study_notebook:
         runs=f"{RESULTS}/tables/runs.csv",
         curves=f"{RESULTS}/tables/curves.csv",
         answers=f"{RESULTS}/tables/answers.csv",
+        claims=f"{RESULTS}/tables/claims.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
         code=code_of("notebooks"),
     output:
@@ -55,25 +56,18 @@ rule study_notebook:
 
 
 rule answers:
-    """The reports' questions answered from the data, with the spread over seeds."""
+    """The config's questions answered from the data, with the spread over seeds."""
     input:
         runs=f"{RESULTS}/tables/runs.csv",
         confusion=f"{RESULTS}/tables/confusion.csv",
         code=code_of("report"),
     output:
         answers=f"{RESULTS}/tables/answers.csv",
-        reported=f"{RESULTS}/tables/vs_reported.csv",
         answers_html=report(
             f"{RESULTS}/tables/answers.html",
             caption="../report/answers.rst",
             category="Tables",
             labels={"table": "answers (sortable)"},
-        ),
-        reported_html=report(
-            f"{RESULTS}/tables/vs_reported.html",
-            caption="../report/vs_reported.rst",
-            category="Tables",
-            labels={"table": "ours vs reported (sortable)"},
         ),
     log:
         f"{RESULTS}/logs/answers.log",
@@ -81,19 +75,87 @@ rule answers:
         "../../envs/report.yaml"
     params:
         studies={
-            s: {k: v for k, v in config["studies"][s].items() if k in ANSWER_KEYS}
+            s: {"comparisons": config["studies"][s].get("comparisons", [])}
             for s in STUDIES
         },
     script:
         "../scripts/answers.py"
 
 
+rule claims:
+    """Every claim of the reports judged: reproduced, contradicted, inconclusive or not run."""
+    input:
+        runs=f"{RESULTS}/tables/runs.csv",
+        confusion=f"{RESULTS}/tables/confusion.csv",
+        grad_norms=f"{RESULTS}/tables/grad_norms.csv",
+        conv_cases=f"{RESULTS}/conv/cases.csv",
+        code=code_of("claims"),
+    output:
+        claims=f"{RESULTS}/tables/claims.csv",
+        tests=f"{RESULTS}/tables/claim_tests.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        claims_html=report(
+            f"{RESULTS}/tables/claims.html",
+            caption="../report/claims.rst",
+            category="Did it reproduce?",
+            labels={"table": "every claim (sortable)"},
+        ),
+        tests_html=report(
+            f"{RESULTS}/tables/claim_tests.html",
+            caption="../report/claim_tests.rst",
+            category="Did it reproduce?",
+            labels={"table": "the claims' paired tests (sortable)"},
+        ),
+        reported_html=report(
+            f"{RESULTS}/tables/vs_reported.html",
+            caption="../report/vs_reported.rst",
+            category="Did it reproduce?",
+            labels={"table": "ours vs the reports' numbers (sortable)"},
+        ),
+    log:
+        f"{RESULTS}/logs/claims.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        claims=[dataclasses.asdict(c) for c in CLAIMS],
+    script:
+        "../scripts/claims.py"
+
+
+rule claims_figures:
+    """Per report: its claims' paired effects (forest plot) and numbers, coloured by verdict."""
+    input:
+        claims=f"{RESULTS}/tables/claims.csv",
+        tests=f"{RESULTS}/tables/claim_tests.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        code=code_of("figures"),
+    output:
+        [
+            report(
+                path,
+                caption="../report/claims_figure.rst",
+                category="Did it reproduce?",
+                labels={"report": report_id, "figure": "claims"},
+            )
+            for report_id, path in zip(REPORTS, claims_figures())
+        ],
+    log:
+        f"{RESULTS}/logs/figures/claims.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        reports=config["reports"],
+    script:
+        "../scripts/claims_figures.py"
+
+
 rule front_page:
-    """The report's first page: per study, title, source, answers with intervals, ours vs the report's."""
+    """The report's first page: per report, its claims judged; then per study, answers and numbers."""
     input:
         intro=workflow.source_path("../report/workflow.rst"),
         runs=f"{RESULTS}/tables/runs.csv",
         answers=f"{RESULTS}/tables/answers.csv",
+        claims=f"{RESULTS}/tables/claims.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
         code=code_of("report"),
     output:
@@ -104,9 +166,13 @@ rule front_page:
         "../../envs/report.yaml"
     params:
         studies={
-            s: {k: config["studies"][s].get(k, "") for k in ("title", "source")}
+            s: {
+                k: config["studies"][s].get(k, "")
+                for k in ("title", "source", "report")
+            }
             for s in STUDIES
         },
+        reports=config["reports"],
         demo=bool(config["demo_sources"]),
     script:
         "../scripts/front_page.py"

@@ -25,12 +25,13 @@ study_config.validate(config, workflow.source_path("../schemas/config.schema.yam
 
 RESULTS = study_config.RESULTS
 FRONT_PAGE = f"{RESULTS}/report/front_page.rst"
-# What the answers rule reads of a study (its job parameters in the report show just these).
-ANSWER_KEYS = ("comparisons", "reported", "reported_metric")
+# The selected runs (config key select; every run when it is empty), and what they need.
 RUNS = study_config.runs(config)
-STUDIES = list(config["studies"])
-DATASETS = list(config["datasets"])
-COCO_DATASETS = [n for n, d in config["datasets"].items() if d["kind"] == "coco"]
+STUDIES = study_config.selected_studies(config)
+DATASETS = study_config.datasets_needed(config)
+REPORTS = list(config["reports"])
+CLAIMS = study_config.all_claims(config)
+COCO_DATASETS = [n for n in DATASETS if config["datasets"][n]["kind"] == "coco"]
 OTHER_DATASETS = [n for n in DATASETS if n not in COCO_DATASETS]
 
 
@@ -81,7 +82,7 @@ wildcard_constraints:
     model=regex_of(sorted({r for _, r, _ in RUNS})),
     seed=r"\d+",
     dataset=regex_of(DATASETS),
-    download=regex_of(config["downloads"]),
+    download=regex_of(study_config.downloads_needed(config)),
 
 
 def download_path(name):
@@ -159,6 +160,29 @@ def first_seed(study, model):
     return study_config.seeds_of(config, study, model)[0]
 
 
+def interpreted_runs(study):
+    """(run, seed) whose best model is interpreted: each run's first seed."""
+    return [
+        (m, first_seed(study, m))
+        for m in dict.fromkeys(m for m, _ in runs_of_study(study))
+    ]
+
+
+def interpreted_models(wildcards):
+    return [
+        f"{run_dir(wildcards.study, m, s)}/best_model.pt"
+        for m, s in interpreted_runs(wildcards.study)
+    ]
+
+
+def interpreted_run_params(wildcards):
+    """The settings of each interpreted run (a change reruns the study's interpretation)."""
+    return [
+        run_params_of(wildcards.study, m, s)
+        for m, s in interpreted_runs(wildcards.study)
+    ]
+
+
 def runs_of_study(study):
     return [(m, s) for st, m, s in RUNS if st == study]
 
@@ -171,11 +195,17 @@ def train_resources(key):
     return config["resources"]["train"][key]
 
 
+def claims_figures():
+    """One figure per source report: its claims' tests and numbers, coloured by verdict."""
+    return [f"{RESULTS}/figures/claims/claims_{r}.png" for r in REPORTS]
+
+
 def all_targets():
     targets = [
         f"{RESULTS}/tables/runs.csv",
         f"{RESULTS}/tables/curves.csv",
         f"{RESULTS}/tables/answers.csv",
+        f"{RESULTS}/tables/claims.csv",
         f"{RESULTS}/conv/cases.csv",
         f"{RESULTS}/conv/timing.csv",
         f"{RESULTS}/figures/conv/errors.png",
@@ -184,6 +214,7 @@ def all_targets():
         f"{RESULTS}/performance/projection.csv",
         FRONT_PAGE,
     ]
+    targets += claims_figures()
     targets += [f"{RESULTS}/figures/datasets/{d}_samples.png" for d in DATASETS]
     targets += [f"{RESULTS}/figures/datasets/{d}_card.png" for d in DATASETS]
     for study in STUDIES:
@@ -196,13 +227,9 @@ def all_targets():
             f"{RESULTS}/figures/{study}/vs_reported.png",
             f"{RESULTS}/notebooks/{study}_analysis.html",
         ]
+        targets += [f"{RESULTS}/figures/{study}/confusion"]
         targets += [
-            f"{RESULTS}/figures/{study}/confusion/{m}_seed{s}.png"
-            for m, s in runs_of_study(study)
-        ]
-        targets += [
-            f"{RESULTS}/figures/{study}/interpret/{m}_seed{first_seed(study, m)}_{kind}.png"
-            for m in config["studies"][study]["runs"]
+            f"{RESULTS}/figures/{study}/interpret/{kind}"
             for kind in ("attribution", "feature_maps", "filters")
         ]
     return targets

@@ -69,6 +69,22 @@ rule demo_imagenette_source:
         "../scripts/demo_source.py"
 
 
+rule demo_resnet18_source:
+    """The demo's ImageNet-weights twin: a seeded resnet18 state dict in torchvision's format."""
+    input:
+        code=code_of("demo"),
+    output:
+        f"{RESULTS}/demo_source/resnet18/resnet18-demo.pth",
+    log:
+        f"{RESULTS}/logs/demo_resnet18_source.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        settings=config["demo_sources"].get("resnet18", {}),
+    script:
+        "../scripts/demo_source.py"
+
+
 rule download:
     """Fetch one file of config['downloads'] with retries and verify its checksum."""
     input:

@@ -86,14 +86,16 @@ rule study_figures:
 
 
 rule interpret:
-    """Feature maps, first-layer filters, CAM / Grad-CAM and guided backpropagation of a run."""
+    """Per run of a study (its first seed): feature maps, first-layer filters, CAM / Grad-CAM
+    and guided backpropagation; one job per study (one process, not one per run)."""
     input:
-        model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
+        models=interpreted_models,
         data=dataset_of_study,
         code=code_of("interpret"),
     output:
         attribution=report(
-            f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_attribution.png",
+            directory(f"{RESULTS}/figures/{{study}}/interpret/attribution"),
+            patterns=["{model}_seed{seed}.png"],
             caption="../report/attribution.rst",
             category=study_category,
             subcategory="What the nets look at",
@@ -104,14 +106,16 @@ rule interpret:
             },
         ),
         feature_maps=report(
-            f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_feature_maps.png",
+            directory(f"{RESULTS}/figures/{{study}}/interpret/feature_maps"),
+            patterns=["{model}_seed{seed}.png"],
             caption="../report/feature_maps.rst",
             category=study_category,
             subcategory="What the nets look at",
             labels={"model": "{model}", "seed": "{seed}", "figure": "feature maps"},
         ),
         filters=report(
-            f"{RESULTS}/figures/{{study}}/interpret/{{model}}_seed{{seed}}_filters.png",
+            directory(f"{RESULTS}/figures/{{study}}/interpret/filters"),
+            patterns=["{model}_seed{seed}.png"],
             caption="../report/filters.rst",
             category=study_category,
             subcategory="What the nets look at",
@@ -122,32 +126,32 @@ rule interpret:
             },
         ),
     log:
-        f"{RESULTS}/logs/figures/{{study}}_{{model}}_seed{{seed}}_interpret.log",
-    group:
-        "interpret"
+        f"{RESULTS}/logs/figures/{{study}}_interpret.log",
     conda:
         "../../envs/torch.yaml"
     params:
-        run=run_params,
+        runs=interpreted_run_params,
     script:
         "../scripts/interpret.py"
 
 
-rule confusion_figure:
+rule confusion_figures:
+    """Every run and seed of a study: the best epoch's confusion matrices (train, val, test)."""
     input:
-        f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
+        confusion=f"{RESULTS}/tables/confusion.csv",
         code=code_of("figures"),
     output:
         report(
-            f"{RESULTS}/figures/{{study}}/confusion/{{model}}_seed{{seed}}.png",
+            directory(f"{RESULTS}/figures/{{study}}/confusion"),
+            patterns=["{model}_seed{seed}.png"],
             caption="../report/confusion.rst",
             category=study_category,
             subcategory="Confusion matrices",
             labels={"model": "{model}", "seed": "{seed}"},
         ),
     log:
-        f"{RESULTS}/logs/figures/{{study}}_{{model}}_seed{{seed}}_confusion.log",
+        f"{RESULTS}/logs/figures/{{study}}_confusion.log",
     conda:
         "../../envs/report.yaml"
     script:
-        "../scripts/confusion_figure.py"
+        "../scripts/confusion_figures.py"

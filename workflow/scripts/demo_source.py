@@ -8,6 +8,7 @@ MAKERS = {
     "demo_cifar10_source": demo_data.make_cifar10,
     "demo_mnist_source": demo_data.make_mnist,
     "demo_imagenette_source": demo_data.make_imagenette,
+    "demo_resnet18_source": demo_data.make_resnet18_weights,
 }
 
 with script_log(snakemake.log[0]) as log:

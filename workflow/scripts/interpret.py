@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import torch
 
 from cnnstudy import interpret, plots
@@ -5,12 +7,18 @@ from cnnstudy.logs import script_log
 from cnnstudy.runconfig import RunConfig
 
 with script_log(snakemake.log[0]) as log:
-    torch.manual_seed(0)
-    w = snakemake.wildcards
-    title = f"{snakemake.config['studies'][w.study]['title']}: {w.model}, seed {w.seed}"
-    a = interpret.analyse(RunConfig(**snakemake.params.run), snakemake.input.data, snakemake.input.model)
-    plots.attribution(a, snakemake.output.attribution, title)
-    plots.feature_maps(a, snakemake.output.feature_maps, title)
-    plots.filters(a["filters"], snakemake.output.filters, title)
-    for key, e in a["examples"].items():
-        log(f"{key}: image {e['index']} true {e['label']} predicted {e['pred']} ({e['cam_method']})")
+    study = snakemake.wildcards.study
+    out = {kind: Path(snakemake.output[kind]) for kind in ("attribution", "feature_maps", "filters")}
+    for folder in out.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    for params, model_path in zip(snakemake.params.runs, snakemake.input.models):
+        torch.manual_seed(0)
+        cfg = RunConfig(**params)
+        name = f"{cfg.run}_seed{cfg.seed}.png"
+        title = f"{snakemake.config['studies'][study]['title']}: {cfg.run}, seed {cfg.seed}"
+        a = interpret.analyse(cfg, snakemake.input.data, model_path)
+        plots.attribution(a, out["attribution"] / name, title)
+        plots.feature_maps(a, out["feature_maps"] / name, title)
+        plots.filters(a["filters"], out["filters"] / name, title)
+        for key, e in a["examples"].items():
+            log(f"{cfg.run}: {key}: image {e['index']} true {e['label']} predicted {e['pred']} ({e['cam_method']})")

@@ -1,0 +1,445 @@
+"""The reports' claims judged from our runs: each one reproduced, contradicted, inconclusive or
+not run, with its evidence.
+
+A claim is data in the config (:class:`cnnstudy.config.Claim`). Claims about differences
+(``difference``, ``order``, ``best``, ``hardest_classes``, ``gradient_ratio``) become paired
+t tests over seeds (runs of a study share their seeds); the p-values of one report's tests
+are adjusted together (Holm), and a claim is contradicted only where a test is significant
+against the claimed direction. A report's single number is compared with where one run of
+ours would fall: the 95 % prediction interval mean +- t(n-1) * sd * sqrt(1 + 1/n).
+Convolution claims are checked on the gate's table (deterministic: no seeds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+
+from .aggregate import Metric, mean_interval, per_class_accuracy, prediction_interval, study_metric
+from .config import Claim, claim_runs
+
+ALPHA = 0.05
+POWER = 0.8
+METHOD = (
+    "Differences: paired t tests over seeds, p-values Holm-adjusted within each report; contradicted only where a "
+    "test is significant against the claimed direction. A report's number: inside or outside the 95 % prediction "
+    "interval of one run of ours. Inconclusive differences say how many seeds would resolve them at 80 % power."
+)
+VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run")
+TEST_KINDS = ("difference", "order", "best", "hardest_classes", "gradient_ratio")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The pipeline's tidy tables that claims are judged on."""
+
+    runs: pd.DataFrame
+    confusion: pd.DataFrame
+    grad_norms: pd.DataFrame
+    conv_cases: pd.DataFrame
+
+
+@dataclass
+class PairedTest:
+    """One paired t test of a claim: per-seed differences against the claimed boundary."""
+
+    claim: str
+    label: str
+    differences: np.ndarray
+    direction: str  # greater | less | not_less (> null) | similar (|d| < margin)
+    null: float = 0.0
+    margin: float = 0.0
+    unit: str = "accuracy"
+    p: float = math.nan
+    towards_claim: bool = False  # the side p points to: the claimed one, or its opposite
+    p_holm: float = math.nan
+    outcome: str = ""  # supports | contradicts | inconclusive | no data
+    seeds_needed: float = math.nan
+
+    @property
+    def n(self) -> int:
+        return len(self.differences)
+
+    def describe(self) -> str:
+        iv = mean_interval(self.differences)
+        if iv.n == 0:
+            return f"{self.label}: no seed where both completed"
+        if iv.n < 2:
+            return f"{self.label}: {iv.mean:+.4f}, n = 1 (no interval)"
+        text = (
+            f"{self.label}: {iv.mean:+.4f} [{iv.low:+.4f}, {iv.high:+.4f}], n = {iv.n}, "
+            f"p = {self.p:.2g}, Holm p = {self.p_holm:.2g}"
+        )
+        if self.outcome == "inconclusive" and np.isfinite(self.seeds_needed):
+            text += f"; about {int(self.seeds_needed)} seeds would resolve it ({POWER:.0%} power)"
+        return text
+
+
+@dataclass
+class Judgement:
+    """A claim's verdict and its evidence."""
+
+    claim: Claim
+    checked: str  # what we test, in our words
+    metric: str  # ours
+    verdict: str = ""
+    evidence: str = ""
+    n: int = 0
+    tests: list = field(default_factory=list)
+    number: dict | None = None  # number claims: the row of vs_reported
+
+
+# ----------------------------------------------------------------------------- paired tests
+def _t_p(d: np.ndarray, value: float, alternative: str) -> float:
+    if np.std(d) == 0:  # identical differences: the t statistic is infinite or undefined
+        mean = float(d.mean())
+        side = {"greater": mean > value, "less": mean < value, "two-sided": mean != value}[alternative]
+        return 0.0 if side else 1.0
+    return float(stats.ttest_1samp(d, value, alternative=alternative).pvalue)
+
+
+def _p_value(t: PairedTest) -> tuple[float, bool]:
+    """The p-value of the test and whether it points towards the claim. Directional claims:
+    two-sided against the boundary. ``similar``: the smaller of the equivalence p (two
+    one-sided tests) and the p of lying outside the margin."""
+    d, mean = t.differences, float(t.differences.mean())
+    if t.direction == "similar":
+        p_inside = max(_t_p(d, -t.margin, "greater"), _t_p(d, t.margin, "less"))
+        p_outside = 1.0
+        if abs(mean) > t.margin:
+            p_outside = _t_p(d, math.copysign(t.margin, mean), "greater" if mean > 0 else "less")
+        return (p_inside, True) if p_inside <= p_outside else (p_outside, False)
+    towards = mean < t.null if t.direction == "less" else mean > t.null
+    return _t_p(d, t.null, "two-sided"), towards
+
+
+def _seeds_needed(t: PairedTest, family: int) -> float:
+    """Seeds that would resolve the observed effect at 80 % power, at the Bonferroni level of
+    the report's tests (statsmodels' power solver); NaN where it cannot say."""
+    if t.direction == "similar" or t.n < 2:
+        return math.nan
+    sd = float(np.std(t.differences, ddof=1))
+    effect = abs(float(t.differences.mean()) - t.null) / sd if sd > 0 else math.nan
+    if not effect > 0:
+        return math.nan
+    try:
+        n = TTestPower().solve_power(effect_size=effect, alpha=ALPHA / family, power=POWER, alternative="two-sided")
+    except (ValueError, RuntimeError):  # the solver finds no root (tiny effects)
+        return math.nan
+    return float(max(math.ceil(n), t.n + 1)) if np.isfinite(n) else math.nan
+
+
+def adjust(tests: list[PairedTest]) -> None:
+    """One report's tests: Holm over those with a p-value (n >= 2), then each outcome."""
+    ready = [t for t in tests if t.n >= 2]
+    for t in ready:
+        t.p, t.towards_claim = _p_value(t)
+    if ready:
+        for t, p in zip(ready, multipletests([t.p for t in ready], alpha=ALPHA, method="holm")[1]):
+            t.p_holm = float(p)
+    for t in tests:
+        if t.n == 0:
+            t.outcome = "no data"
+        elif t.n < 2 or not t.p_holm < ALPHA:
+            t.outcome = "inconclusive"
+            t.seeds_needed = _seeds_needed(t, max(1, len(ready)))
+        else:
+            t.outcome = "supports" if t.towards_claim else "contradicts"
+
+
+def _verdict_of_tests(tests: list[PairedTest]) -> str:
+    outcomes = {t.outcome for t in tests}
+    if "contradicts" in outcomes:
+        return "contradicted"
+    if outcomes == {"supports"}:
+        return "reproduced"
+    return "not run" if outcomes == {"no data"} else "inconclusive"
+
+
+# ----------------------------------------------------------------------------- the claims' tests
+def _pair(c: Claim, values: pd.DataFrame, a: str, b: str, direction="greater", margin=0.0) -> PairedTest:
+    d = (values[a] - values[b]).dropna().to_numpy() if a in values and b in values else np.array([])
+    null = -margin if direction == "not_less" else 0.0
+    return PairedTest(c.id, f"{a} − {b}", d, direction, null, margin)
+
+
+def _difference_tests(c: Claim, values: pd.DataFrame) -> list[PairedTest]:
+    s = c.spec
+    if c.kind == "difference":
+        return [_pair(c, values, s["a"], s["b"], s["direction"], s.get("margin", 0.0))]
+    if c.kind == "order":
+        return [_pair(c, values, hi, lo) for hi, lo in zip(s["runs"], s["runs"][1:])]
+    return [_pair(c, values, s["run"], other) for other in s["among"]]  # best
+
+
+def _hardest_tests(c: Claim, confusion: pd.DataFrame, runs: list, split: str) -> list[PairedTest]:
+    """Per run: the recall of the hardest other class minus that of the easiest claimed class,
+    per seed; the claim holds where it is above zero."""
+    pc = per_class_accuracy(confusion, split)
+    classes = c.spec["classes"]
+    tests = []
+    for run in runs:
+        recall = pc[pc.model == run].pivot_table(index="seed", columns="class", values="accuracy")
+        if recall.empty or not set(classes) <= set(recall.columns):
+            gap = np.array([])
+        else:
+            gap = (recall.drop(columns=classes).min(axis=1) - recall[classes].max(axis=1)).to_numpy()
+        label = f"{run}: hardest other class − easiest of {', '.join(classes)} ({split} recall)"
+        tests.append(PairedTest(c.id, label, gap, "greater", unit="recall"))
+    return tests
+
+
+def _layer_norms(grads: pd.DataFrame, ref: dict) -> pd.Series:
+    """Per seed, the median over the run's records of its first or last layer's gradient norm."""
+    g = grads[grads.model == ref["run"]]
+    if g.empty:
+        return pd.Series(dtype=float)
+    depth = g.depth.min() if ref["layer"] == "first" else g.depth.max()
+    return g[g.depth == depth].groupby("seed").grad_norm.median()
+
+
+def _gradient_tests(c: Claim, grads: pd.DataFrame) -> list[PairedTest]:
+    a, b = c.spec["a"], c.spec["b"]
+    ratio = np.log10(_layer_norms(grads, a) / _layer_norms(grads, b)).replace([np.inf, -np.inf], np.nan).dropna()
+    label = f"log10 gradient-norm ratio, {a['run']} ({a['layer']} layer) / {b['run']} ({b['layer']} layer)"
+    return [PairedTest(c.id, label, ratio.to_numpy(), "less", null=math.log10(c.spec["below"]), unit="log10 ratio")]
+
+
+# ----------------------------------------------------------------------------- what each claim says
+def checked_text(c: Claim, metric: Metric | None) -> str:
+    """What we test for a claim, in words."""
+    s, on = c.spec, f" on {metric.label}, paired by seed" if metric else ""
+    match c.kind:
+        case "difference":
+            a, b, m = s["a"], s["b"], s.get("margin", 0)
+            return {"greater": f"{a} > {b}", "not_less": f"{a} ≥ {b} − {m:g}", "similar": f"|{a} − {b}| < {m:g}"}[
+                s["direction"]
+            ] + on
+        case "order":
+            return " > ".join(s["runs"]) + on
+        case "best":
+            return f"{s['run']} > each of {', '.join(s['among'])}" + on
+        case "number":
+            return f"one run of {s['run']} gives {_value_text(s['value'])}" + (f" ({metric.label})" if metric else "")
+        case "chance":
+            return f"{s['run']} ends at chance level (within {s.get('margin', 0.02):g}) or diverges"
+        case "hardest_classes":
+            runs = f"for {', '.join(s['runs'])}" if s.get("runs") else "for every run"
+            return f"{', '.join(s['classes'])}: lowest recall of every class, {runs}"
+        case "gradient_ratio":
+            a, b = s["a"], s["b"]
+            return (
+                f"median gradient norm of {a['run']}'s {a['layer']} layer < {s['below']:g} x that of "
+                f"{b['run']}'s {b['layer']} layer"
+            )
+        case "conv_cases":
+            cases = f"the cases {', '.join(s['cases'])}" if s.get("cases") else "every case of the gate"
+            return f"{', '.join(s['implementations'])} pass {cases}"
+    return f"L2 norm of ours − torch's {s['quantity']} ({s['implementation']}) at most {s['bound']:g} on every case"
+
+
+def _value_text(value) -> str:
+    return f"{value[0]:.4g}-{value[1]:.4g}" if isinstance(value, list) else f"{value:.4g}"
+
+
+def _study_values(ev: Evidence, study: str) -> tuple[Metric, pd.DataFrame, pd.DataFrame]:
+    """The study's metric, its completed seeds' values (seed x run) and all its runs' rows."""
+    r = ev.runs[ev.runs.study == study]
+    metric = study_metric(r)
+    ok = r[r.status != "diverged"]
+    return metric, ok.pivot_table(index="seed", columns="model", values=metric.column), r
+
+
+def _not_run_reason(c: Claim, runs: pd.DataFrame) -> str:
+    """Why a study claim cannot be judged at all, or ''."""
+    if runs.empty:
+        return f"study {c.study} is not selected in this config (key select)"
+    for run in dict.fromkeys(claim_runs(c)):
+        rows = runs[runs.model == run]
+        if rows.empty:
+            return f"{run} is not selected in this config (key select)"
+        if c.kind != "chance" and (rows.status == "diverged").all():
+            return f"{run} diverged on all {len(rows)} seeds"
+    return ""
+
+
+def _metric_note(c: Claim, ours: str) -> str:
+    return f"the report: {c.reported_metric}; ours: {ours}" if c.reported_metric else f"ours: {ours}"
+
+
+def _judge_number(c: Claim, values: pd.DataFrame, runs: pd.DataFrame, metric: Metric) -> Judgement:
+    run, value = c.spec["run"], c.spec["value"]
+    lo, hi = (value, value) if not isinstance(value, list) else sorted(value)
+    v = values[run].dropna() if run in values else pd.Series(dtype=float)
+    iv, (p_lo, p_hi) = mean_interval(v), prediction_interval(v)
+    j = Judgement(c, checked_text(c, metric), metric.label, n=iv.n)
+    if iv.n < 2:
+        j.verdict, inside = "inconclusive", "n < 2: no interval"
+        j.evidence = f"ours {iv.mean:.4f} from one seed: no prediction interval"
+    else:
+        inside = "yes" if lo <= p_hi and hi >= p_lo else "no"
+        j.verdict = "reproduced" if inside == "yes" else "contradicted"
+        j.evidence = (
+            f"report {_value_text(value)}; ours {iv.mean:.4f} (sd {iv.sd:.4f}, n = {iv.n}); one run of ours "
+            f"falls in [{p_lo:.4f}, {p_hi:.4f}] (95 % prediction interval)"
+        )
+    j.number = dict(
+        report=c.report, study=c.study, model=run, claim=c.id, reported=_value_text(value),
+        reported_metric=c.reported_metric,
+        ours_mean=iv.mean, ci_low=iv.low, ci_high=iv.high, pi_low=p_lo, pi_high=p_hi, n=iv.n,
+        our_metric=metric.label, diverged=int((runs[runs.model == run].status == "diverged").sum()),
+        reported_in_prediction_interval=inside,
+    )  # fmt: skip
+    return j
+
+
+def _judge_chance(c: Claim, runs: pd.DataFrame, metric: Metric) -> Judgement:
+    rows = runs[runs.model == c.spec["run"]]
+    margin = c.spec.get("margin", 0.02)
+    chance = float(rows.chance_level.iloc[0])
+    diverged = rows.status == "diverged"
+    at_chance = diverged | (rows[metric.column] <= chance + margin)
+    k, n = int(at_chance.sum()), len(rows)
+    verdict = "reproduced" if k == n else "contradicted" if k == 0 else "inconclusive"
+    accuracies = ", ".join(f"{a:.3f}" for a in rows[~diverged][metric.column])
+    evidence = f"{k} of {n} seeds at chance {chance:.3f} ({int(diverged.sum())} diverged"
+    evidence += f"; the others: {accuracies})" if accuracies else ")"
+    return Judgement(c, checked_text(c, metric), metric.label, verdict, evidence, n)
+
+
+def _judge_conv(c: Claim, cases: pd.DataFrame) -> Judgement:
+    s = c.spec
+    j = Judgement(c, checked_text(c, None), "max |ours − torch| (float64) per case, against a tolerance")
+    if cases.empty:
+        j.verdict, j.evidence = "not run", "the convolution gate's table is empty"
+        return j
+    if c.kind == "conv_cases":
+        sel = cases[cases.implementation.isin(s["implementations"])]
+        sel = sel[sel.case.isin(s["cases"])] if s.get("cases") else sel
+        failed = sel[~sel.passed.astype(bool)]
+        j.n = len(sel)
+        j.verdict = "contradicted" if len(failed) else "reproduced" if len(sel) else "not run"
+        names = ", ".join(f"{a} ({b})" for a, b in zip(failed.case, failed.implementation))
+        j.evidence = f"{len(sel) - len(failed)} of {len(sel)} case x implementation checks pass" + (
+            f"; failing: {names}" if names else ""
+        )
+        return j
+    col = f"l2_error_{s['quantity']}"
+    sel = cases[cases.implementation == s["implementation"]].dropna(subset=[col])
+    j.metric, j.n = "L2 norm of ours − torch's (float64), largest over the cases", len(sel)
+    if sel.empty:
+        j.verdict, j.evidence = "not run", f"no case computes {s['quantity']} with {s['implementation']}"
+        return j
+    worst = sel.loc[sel[col].idxmax()]
+    j.verdict = "reproduced" if worst[col] <= s["bound"] else "contradicted"
+    j.evidence = f"largest over {len(sel)} cases: {worst[col]:.2e} (case {worst.case}); the report: {s['bound']:g}"
+    return j
+
+
+def _of_completed(table: pd.DataFrame, study: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` from the study's completed (study, model, seed) runs."""
+    if table.empty:
+        return table
+    completed = set(zip(runs.model[runs.status != "diverged"], runs.seed[runs.status != "diverged"]))
+    t = table[table.study == study]
+    return t[[key in completed for key in zip(t.model, t.seed)]]
+
+
+def _start(c: Claim, ev: Evidence) -> Judgement:
+    """A claim's judgement, or its tests waiting for the report's Holm adjustment."""
+    if not c.study:
+        return _judge_conv(c, ev.conv_cases)
+    metric, values, runs = _study_values(ev, c.study)
+    reason = _not_run_reason(c, runs)
+    if reason:
+        return Judgement(c, checked_text(c, metric), metric.label, "not run", reason)
+    if c.kind == "number":
+        return _judge_number(c, values, runs, metric)
+    if c.kind == "chance":
+        return _judge_chance(c, runs, metric)
+    j = Judgement(c, checked_text(c, metric), metric.label)
+    if c.kind == "hardest_classes":
+        targets = c.spec.get("runs") or list(values.columns)
+        j.metric = f"{metric.split} recall of the best-val epoch"
+        j.tests = _hardest_tests(c, _of_completed(ev.confusion, c.study, runs), targets, metric.split)
+    elif c.kind == "gradient_ratio":
+        j.metric = "L2 norm of the layer's weight gradient, median over the records"
+        j.tests = _gradient_tests(c, _of_completed(ev.grad_norms, c.study, runs))
+    else:
+        j.tests = _difference_tests(c, values)
+    return j
+
+
+def _finish(j: Judgement) -> None:
+    j.verdict = _verdict_of_tests(j.tests)
+    j.n = min(t.n for t in j.tests)
+    j.evidence = "; ".join(t.describe() for t in j.tests)
+    if j.verdict == "not run":
+        j.evidence = "no seed where the compared runs all completed: " + j.evidence
+
+
+def judge(claims: list[Claim], ev: Evidence) -> list[Judgement]:
+    """Every claim's verdict; the tests of one report are Holm-adjusted together."""
+    judgements = [_start(c, ev) for c in claims]
+    for report in dict.fromkeys(c.report for c in claims):
+        adjust([t for j in judgements if j.claim.report == report and not j.verdict for t in j.tests])
+    for j in judgements:
+        if not j.verdict:
+            _finish(j)
+        if j.claim.study and j.verdict != "not run":
+            j.evidence += f" ({_metric_note(j.claim, j.metric)})"
+    return judgements
+
+
+# ----------------------------------------------------------------------------- tables
+CLAIM_COLUMNS = ["claim", "report", "study", "kind", "quote", "checked", "verdict", "evidence", "n", "our_metric",
+                 "reported_metric"]  # fmt: skip
+TEST_COLUMNS = ["claim", "report", "study", "label", "unit", "direction", "null", "margin", "mean", "ci_low",
+                "ci_high", "n", "p", "p_holm", "outcome", "seeds_needed", "verdict"]  # fmt: skip
+NUMBER_COLUMNS = ["report", "study", "model", "claim", "reported", "reported_metric", "ours_mean", "ci_low",
+                  "ci_high", "pi_low", "pi_high", "n", "our_metric", "diverged",
+                  "reported_in_prediction_interval"]  # fmt: skip
+
+
+def _ident(j: Judgement) -> dict:
+    return {"claim": j.claim.id, "report": j.claim.report, "study": j.claim.study}
+
+
+def claims_table(judgements: list[Judgement]) -> pd.DataFrame:
+    rows = [
+        {**_ident(j), "kind": j.claim.kind, "quote": j.claim.quote, "checked": j.checked, "verdict": j.verdict,
+         "evidence": j.evidence, "n": j.n, "our_metric": j.metric, "reported_metric": j.claim.reported_metric}
+        for j in judgements
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+TEST_FIELDS = ("label", "unit", "direction", "null", "margin", "p", "p_holm", "outcome", "seeds_needed")
+
+
+def tests_table(judgements: list[Judgement]) -> pd.DataFrame:
+    rows = []
+    for j in judgements:
+        for t in j.tests:
+            iv = mean_interval(t.differences)
+            interval = {"mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high, "n": iv.n}
+            rows.append({**_ident(j), **{k: getattr(t, k) for k in TEST_FIELDS}, **interval, "verdict": j.verdict})
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+def versus_reported(judgements: list[Judgement]) -> pd.DataFrame:
+    """Ours beside each number a report gives, with the 95 % prediction interval of one run."""
+    return pd.DataFrame([j.number for j in judgements if j.number], columns=NUMBER_COLUMNS)
+
+
+def counts(claims_frame: pd.DataFrame) -> pd.DataFrame:
+    """Per report: how many claims got each verdict."""
+    table = pd.crosstab(claims_frame.report, claims_frame.verdict).reindex(columns=list(VERDICTS), fill_value=0)
+    table.insert(0, "claims", table.sum(axis=1))
+    return table.reset_index()

@@ -1,0 +1,240 @@
+"""Claims judged from synthetic tables whose right verdict is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from cnnstudy import claims
+from cnnstudy.config import Claim
+
+SEEDS = range(5)
+
+
+def runs_table(values: dict, study="s", test=True, diverged=()) -> pd.DataFrame:
+    """One row per (run, seed); ``values``: run -> list of accuracies; ``diverged``: (run, seed)."""
+    rows = []
+    for model, accs in values.items():
+        for seed, acc in enumerate(accs):
+            bad = (model, seed) in diverged
+            rows.append(
+                dict(
+                    study=study,
+                    model=model,
+                    seed=seed,
+                    status="diverged" if bad else "completed",
+                    test_split=test,
+                    test_accuracy=np.nan if bad else acc,
+                    final_val_accuracy=np.nan if bad else acc,
+                    best_val_accuracy=acc,
+                    chance_level=0.1,
+                )  # fmt: skip
+            )
+    return pd.DataFrame(rows)
+
+
+def evidence(runs, confusion=None, grads=None, cases=None) -> claims.Evidence:
+    empty = pd.DataFrame()
+    return claims.Evidence(runs, empty if confusion is None else confusion, empty if grads is None else grads,
+                           empty if cases is None else cases)  # fmt: skip
+
+
+def claim(kind, report="r1", study="s", cid=None, metric="test accuracy", **spec) -> Claim:
+    return Claim(cid or f"{kind}_{len(spec)}", report, study, kind, "their words", metric, spec, "here")
+
+
+def judge_one(c, ev) -> claims.Judgement:
+    return claims.judge([c], ev)[0]
+
+
+BASE = [0.60, 0.62, 0.58, 0.61, 0.59]
+
+
+def test_a_clear_difference_is_reproduced_and_its_reverse_contradicted():
+    ev = evidence(runs_table({"a": [v + 0.05 for v in BASE], "b": BASE}))
+    up = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
+    down = judge_one(claim("difference", a="b", b="a", direction="greater"), ev)
+    assert (up.verdict, down.verdict) == ("reproduced", "contradicted")
+    assert up.n == 5 and "a − b: +0.0500" in up.evidence and "test accuracy (best-val epoch)" in up.evidence
+
+
+def test_a_noisy_difference_is_inconclusive_and_says_how_many_seeds_would_resolve_it():
+    ev = evidence(runs_table({"a": [0.61, 0.60, 0.63, 0.58, 0.62], "b": [0.60, 0.62, 0.60, 0.60, 0.60]}))
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
+    assert j.verdict == "inconclusive"
+    needed = j.tests[0].seeds_needed
+    assert 5 < needed < 1000 and f"about {int(needed)} seeds would resolve it" in j.evidence
+
+
+def test_one_seed_gives_no_interval_and_no_verdict():
+    ev = evidence(runs_table({"a": [0.9], "b": [0.1]}))
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
+    assert j.verdict == "inconclusive" and "n = 1 (no interval)" in j.evidence
+
+
+def test_holm_adjusts_the_p_values_of_one_report_together_not_across_reports():
+    diffs = {"a": [0.03, 0.01, 0.02, 0.04, -0.005], "c": [0.02, 0.035, 0.01, 0.03, -0.004]}
+    ev = evidence(runs_table({"b": BASE, **{k: [x + d for x, d in zip(BASE, v)] for k, v in diffs.items()}}))
+    same = [claim("difference", cid=k, a=k, b="b", direction="greater") for k in diffs]
+    apart = [claim("difference", cid=k, report=f"r_{k}", a=k, b="b", direction="greater") for k in diffs]
+    together = claims.tests_table(claims.judge(same, ev))
+    alone = claims.tests_table(claims.judge(apart, ev))
+    assert together.p.tolist() == pytest.approx(alone.p.tolist())  # raw p-values do not depend on the family
+    assert together.p_holm.tolist() == pytest.approx(multipletests(together.p, method="holm")[1].tolist())
+    assert alone.p_holm.tolist() == pytest.approx(alone.p.tolist())  # a family of one is not adjusted
+    assert (together.p_holm > together.p).all()
+
+
+def test_an_order_is_contradicted_by_one_reversed_pair_and_reproduced_when_every_pair_holds():
+    ev = evidence(runs_table({"x": [v + 0.1 for v in BASE], "y": BASE, "z": [v - 0.1 for v in BASE]}))
+    assert judge_one(claim("order", runs=["x", "y", "z"]), ev).verdict == "reproduced"
+    wrong = judge_one(claim("order", runs=["x", "z", "y"]), ev)
+    assert wrong.verdict == "contradicted" and len(wrong.tests) == 2
+
+
+def test_best_compares_the_run_with_each_other_one():
+    ev = evidence(runs_table({"x": [v + 0.1 for v in BASE], "y": BASE, "z": [v - 0.1 for v in BASE]}))
+    j = judge_one(claim("best", run="y", among=["x", "z"]), ev)
+    assert j.verdict == "contradicted" and [t.outcome for t in j.tests] == ["contradicts", "supports"]
+
+
+def test_a_single_run_is_compared_with_the_prediction_interval_not_the_interval_of_our_mean():
+    ev = evidence(runs_table({"a": BASE}))  # mean 0.60, sd 0.0158: mean CI about +-0.02, prediction +-0.048
+    typical = judge_one(claim("number", run="a", value=0.635), ev)
+    assert typical.verdict == "reproduced"
+    row = claims.versus_reported([typical]).iloc[0]
+    assert row.ci_high < 0.635 < row.pi_high  # outside our mean's interval, inside one run's
+    assert row.reported_in_prediction_interval == "yes" and row.reported_metric == "test accuracy"
+    assert judge_one(claim("number", run="a", value=0.70), ev).verdict == "contradicted"
+    assert judge_one(claim("number", run="a", value=[0.64, 0.70]), ev).verdict == "reproduced"  # the range overlaps
+
+
+def test_chance_level_counts_diverged_seeds_as_at_chance():
+    ev = evidence(runs_table({"hot": [0.1, 0.105, 0.1, 0.5, 0.1]}, diverged={("hot", 0), ("hot", 1)}))
+    j = judge_one(claim("chance", run="hot", margin=0.02), ev)
+    assert j.verdict == "inconclusive" and "4 of 5 seeds at chance" in j.evidence and "2 diverged" in j.evidence
+    ev = evidence(runs_table({"hot": [0.1] * 5}, diverged={("hot", s) for s in SEEDS}))
+    assert judge_one(claim("chance", run="hot", margin=0.02), ev).verdict == "reproduced"
+    ev = evidence(runs_table({"hot": [0.6] * 5}))
+    assert judge_one(claim("chance", run="hot", margin=0.02), ev).verdict == "contradicted"
+
+
+def _confusion(recalls: dict, study="s", model="a", split="test", n=100) -> pd.DataFrame:
+    """Per seed, a confusion matrix whose class recalls are ``recalls[class][seed]``."""
+    rows, names = [], list(recalls)
+    for seed in SEEDS:
+        for c in names:
+            hit = round(recalls[c][seed] * n)
+            other = names[(names.index(c) + 1) % len(names)]
+            ident = dict(study=study, model=model, seed=seed, split=split, true=c)
+            rows += [{**ident, "predicted": c, "count": hit}, {**ident, "predicted": other, "count": n - hit}]
+    return pd.DataFrame(rows)
+
+
+def test_hardest_classes_hold_only_where_every_other_class_is_easier():
+    recalls = {"cat": [0.5, 0.52, 0.49, 0.51, 0.5], "dog": [0.55, 0.53, 0.56, 0.54, 0.55],
+               "bus": [0.8, 0.82, 0.79, 0.81, 0.8], "pizza": [0.9, 0.88, 0.91, 0.9, 0.89]}  # fmt: skip
+    ev = evidence(runs_table({"a": BASE}), confusion=_confusion(recalls))
+    assert judge_one(claim("hardest_classes", classes=["cat", "dog"]), ev).verdict == "reproduced"
+    assert judge_one(claim("hardest_classes", classes=["cat", "pizza"]), ev).verdict == "contradicted"
+    j = judge_one(claim("hardest_classes", classes=["cat"], runs=["a"]), ev)
+    assert j.verdict == "reproduced" and j.metric == "test recall of the best-val epoch"
+
+
+def _grads(norms: dict, study="s") -> pd.DataFrame:
+    """Gradient records: norms[(model, depth)] is a per-seed list, recorded at three steps."""
+    return pd.DataFrame(
+        [
+            dict(study=study, model=m, seed=s, epoch=1, step=step, depth=d, layer=f"l{d}", grad_norm=v[s] * step)
+            for (m, d), v in norms.items()
+            for s in SEEDS
+            for step in (1, 2, 3)
+        ]  # fmt: skip
+    )
+
+
+def test_a_gradient_ratio_below_an_order_of_magnitude_is_reproduced():
+    deep = [1e-4, 2e-4, 1.5e-4, 1e-4, 3e-4]
+    shallow = [1e-2, 2e-2, 1e-2, 1.2e-2, 2e-2]
+    grads = _grads({("deep", 0): deep, ("deep", 5): shallow, ("shallow", 0): shallow, ("shallow", 1): shallow})
+    ev = evidence(runs_table({"deep": BASE, "shallow": BASE}), grads=grads)
+    vanish = claim("gradient_ratio", a={"run": "deep", "layer": "first"}, b={"run": "shallow", "layer": "first"},
+                   below=0.1)  # fmt: skip
+    j = judge_one(vanish, ev)
+    assert j.verdict == "reproduced" and j.tests[0].null == pytest.approx(-1)
+    assert j.tests[0].differences.mean() == pytest.approx(np.mean(np.log10(np.array(deep) / shallow)))
+    within = claim("gradient_ratio", a={"run": "shallow", "layer": "first"}, b={"run": "shallow", "layer": "last"},
+                   below=0.1)  # fmt: skip
+    assert judge_one(within, ev).verdict == "contradicted"  # equal norms: the ratio is 1, not below 0.1
+
+
+def test_similar_and_not_less_use_their_margin():
+    ev = evidence(runs_table({"a": BASE, "b": [v + 0.001 * (-1) ** i for i, v in enumerate(BASE)],
+                              "far": [v + 0.05 for v in BASE]}))  # fmt: skip
+    assert judge_one(claim("difference", a="a", b="b", direction="similar", margin=0.01), ev).verdict == "reproduced"
+    assert judge_one(claim("difference", a="a", b="far", direction="similar", margin=0.01), ev).verdict == (
+        "contradicted"
+    )
+    assert judge_one(claim("difference", a="b", b="a", direction="not_less", margin=0.01), ev).verdict == "reproduced"
+    assert judge_one(claim("difference", a="a", b="far", direction="not_less", margin=0.01), ev).verdict == (
+        "contradicted"
+    )
+
+
+def test_claims_that_cannot_be_judged_say_why():
+    ev = evidence(runs_table({"a": BASE, "b": BASE}, diverged={("b", s) for s in SEEDS}))
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
+    assert j.verdict == "not run" and j.evidence == "b diverged on all 5 seeds"
+    j = judge_one(claim("number", study="elsewhere", run="a", value=0.5), ev)
+    assert j.verdict == "not run" and j.evidence == "study elsewhere is not selected in this config (key select)"
+    j = judge_one(claim("number", run="absent", value=0.5), ev)
+    assert j.verdict == "not run" and j.evidence == "absent is not selected in this config (key select)"
+    partial = evidence(runs_table({"a": BASE, "b": BASE}, diverged={("b", 0), ("b", 1)}))
+    assert judge_one(claim("difference", a="a", b="b", direction="greater"), partial).n == 3  # pairs need both
+
+
+def test_val_only_studies_are_judged_on_the_last_epoch_never_on_an_epoch_chosen_on_val():
+    runs = runs_table({"a": [v + 0.05 for v in BASE], "b": BASE}, test=False)
+    runs["best_val_accuracy"] = 0.99  # chosen on val: must not be what is reported
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), evidence(runs))
+    assert j.verdict == "reproduced" and j.metric == "val accuracy of the last epoch (no epoch chosen on val)"
+
+
+def _cases(**errors) -> pd.DataFrame:
+    rows = []
+    for case in ("dilation", "grouping"):
+        for impl in ("naive", "im2col"):
+            error = errors.get(f"{case}_{impl}", 1e-12)
+            rows.append(dict(case=case, implementation=impl, passed=error < 1e-9,
+                             l2_error_grad_weight=np.nan if impl == "naive" else error))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_convolution_claims_are_checked_on_the_gate_table():
+    ok = evidence(runs_table({}), cases=_cases())
+    passing = claim("conv_cases", study="", implementations=["naive", "im2col"])
+    assert judge_one(passing, ok).verdict == "reproduced"
+    broken = evidence(runs_table({}), cases=_cases(dilation_naive=1.0))
+    j = judge_one(passing, broken)
+    assert j.verdict == "contradicted" and "dilation (naive)" in j.evidence
+    bound = claim("conv_error", study="", implementation="im2col", quantity="grad_weight", bound=3.6e-6)
+    assert judge_one(bound, ok).verdict == "reproduced"
+    j = judge_one(bound, evidence(runs_table({}), cases=_cases(grouping_im2col=1e-3)))
+    assert j.verdict == "contradicted" and "case grouping" in j.evidence
+
+
+def test_counts_per_report_cover_every_verdict():
+    frame = pd.DataFrame({"report": ["r1", "r1", "r2"], "verdict": ["reproduced", "not run", "contradicted"]})
+    table = claims.counts(frame).set_index("report")
+    assert table.loc["r1"].to_dict() == {"claims": 2, "reproduced": 1, "contradicted": 0, "inconclusive": 0,
+                                         "not run": 1}  # fmt: skip
+    assert list(table.columns) == ["claims", *claims.VERDICTS]
+
+
+def test_seeds_needed_grows_as_the_effect_shrinks():
+    noise = np.array([0.01, -0.01, 0.02, 0.0, -0.02])  # mean 0, the same spread for both
+    small, larger = (claims.PairedTest("c", "x", noise + effect, "greater") for effect in (0.004, 0.01))
+    claims.adjust([small])
+    claims.adjust([larger])
+    assert small.outcome == larger.outcome == "inconclusive"
+    assert 5 < larger.seeds_needed < small.seeds_needed < 1000

@@ -1,0 +1,15 @@
+from pathlib import Path
+
+from cnnstudy import aggregate, plots
+from cnnstudy.logs import script_log
+
+with script_log(snakemake.log[0]) as log:
+    study = snakemake.wildcards.study
+    out = Path(snakemake.output[0])
+    out.mkdir(parents=True, exist_ok=True)
+    confusion = aggregate.read_table(snakemake.input.confusion)
+    confusion = confusion[confusion.study == study]
+    title = snakemake.config["studies"][study]["title"]
+    for (model, seed), matrices in confusion.groupby(["model", "seed"]):
+        plots.confusion_pair(matrices, out / f"{model}_seed{seed}.png", title=f"{title}\n{model}, seed {seed}")
+    log(f"{study}: confusion matrices of {confusion.groupby(['model', 'seed']).ngroups} runs plotted in {out}")
