@@ -10,25 +10,29 @@ The reports' loop is seed 002's ``train()``: images as JPEG files (as its subset
 read by PIL through a ``DataLoader`` (``ToTensor``), ``.item()`` after every step, softmax
 then argmax, a Python loop over the batch to fill the confusion matrices, and validation with
 autograd on, as written. Ours is ``cnnstudy.train.train_one_epoch`` + ``evaluate`` + the
-epoch's host sync, timed three times: with the reports' cadence (training windows every 100
-steps, validation every epoch: ``eval_subset: 0``), with the study's (a 500-image validation
-subset also scored at every mark: more work than the reports' loop does), and with the
-reports' cadence under bf16 autocast (``precision: bf16``). A last line times the floor: the
-bare fp32 forward, backward and optimizer steps on the epoch's batches, prepared beforehand.
-Images are random: the time does not depend on the pixels. Each round times one epoch of each
-loop, alternating, and the ratio is taken within the round (a drifting machine affects both).
+epoch's host sync, with the pipeline's default determinism, timed four times: with the
+reports' cadence (training windows every 100 steps, validation every epoch: ``eval_subset:
+0``), with the study's (a 500-image validation subset also scored at every mark: more work
+than the reports' loop does), with the reports' cadence under bf16 autocast (``precision:
+bf16``), and with the reports' cadence non-deterministic (``deterministic: false``: cuDNN
+picks its kernels, as the reports' loop let it). A last line times the floor: the bare fp32
+forward, backward and optimizer steps on the epoch's batches, prepared beforehand. Images are
+random: the time does not depend on the pixels. An untimed round warms every loop up (on a
+GPU: context start, cuDNN's tuning); then each round times one epoch of each loop,
+alternating, and the ratio is taken within the round (a drifting machine affects both).
 
     python benchmarks/train_benchmark.py [--rounds 3] [--settings coco5 cifar10] [--scale 1.0] [--device cpu]
 
 On a GPU (``--device cuda``) both loops run there, as the reports' code did when it found one:
-its batches go to the device each step; ours live there. Ours then runs non-deterministic
-(cuDNN picks its kernels, as the reports' loop let it), and the clock waits for the device.
+its batches go to the device each step; ours live there; the evaluation batch is larger
+(``eval_batch_size`` 1024 instead of the CPU's cache-sized 64); the clock waits for the device.
 
-With ``--projection CONFIG`` it instead projects the whole grid of CONFIG on this device (the
-pipeline's ``grid_projection`` rule does the same): every run's measured steps per second times
-its steps and seeds, per study and in total, written as CSV and figure to ``--out``.
+With ``--projection CONFIG`` it instead projects the whole grid of CONFIG on ``--device``
+(default: the config's own): every run's measured steps per second times its steps and seeds,
+per study and in total, written as CSV and figure to ``--out`` (the pipeline's
+``grid_projection`` rule does the same).
 
-    python benchmarks/train_benchmark.py --projection config/config.yaml [--out results/performance]
+    python benchmarks/train_benchmark.py --projection config/config.yaml [--device cuda] [--out results/performance]
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cnnstudy import datasets
+from cnnstudy.devices import pick_device
 from cnnstudy.inputs import evaluate
 from cnnstudy.models import build_model
 from cnnstudy.runconfig import RunConfig
@@ -55,9 +60,9 @@ from cnnstudy.train import (
     History,
     build_trainer,
     load_run_data,
-    pick_device,
     record_epoch,
     seed_everything,
+    set_determinism,
     train_one_epoch,
     train_step,
 )
@@ -81,14 +86,16 @@ SETTINGS = {
 }
 
 
-# (eval_subset, precision) of each timed variant of ours, labelled in LABELS
-OUR_VARIANTS = ((0, "fp32"), (500, "fp32"), (0, "bf16"))
+# (eval_subset, precision, deterministic) of each timed variant of ours, labelled in LABELS
+OUR_VARIANTS = ((0, "fp32", True), (500, "fp32", True), (0, "bf16", True), (0, "fp32", False))
 LABELS = (
     "ours, the reports' cadence",
     "ours, + 500-image val subset per mark",
     "ours, the reports' cadence, bf16",
+    "ours, the reports' cadence, non-deterministic",
     "floor: bare fp32 training steps",
 )
+EVAL_BATCH = {"cpu": 64, "cuda": 1024}  # cache-sized on a CPU; a GPU wants big batches
 
 
 def random_split(n: int, s: Setting, gen: np.random.Generator):
@@ -158,15 +165,16 @@ def reports_epoch(net, optimizer, loaders, k: int, device) -> float:
     return val_acc / len(val_loader)
 
 
-def run_config(s: Setting, eval_subset: int, precision: str, device: torch.device) -> RunConfig:
-    # deterministic on CPU (costs nothing there); on CUDA cuDNN picks its kernels, as in the reports
+def run_config(s: Setting, variant: tuple, device: torch.device) -> RunConfig:
+    eval_subset, precision, deterministic = variant
     return RunConfig(study="benchmark", run=s.arch, seed=0, dataset=s.name, arch=s.arch, options={}, conv_impl="torch",
                      optimizer="adam", lr=1e-3, betas=s.betas, batch_size=s.batch_size, epochs=1, eval_every_steps=100,
-                     eval_subset=eval_subset, eval_batch_size=64, device=device.type,
-                     deterministic=device.type == "cpu", precision=precision, weight_decay=0.0)  # fmt: skip
+                     eval_subset=eval_subset, eval_batch_size=EVAL_BATCH.get(device.type, 64), device=device.type,
+                     deterministic=deterministic, precision=precision, weight_decay=0.0)  # fmt: skip
 
 
 def our_epoch(trainer, data) -> None:
+    set_determinism(trainer.cfg.deterministic)  # process-wide: each loop sets its own
     stats = train_one_epoch(trainer, data)
     val = evaluate(trainer.model, trainer.norm, data.val, len(data.classes), trainer.bf16)
     record_epoch(History(), 1, trainer, stats, val)  # the epoch's one host sync
@@ -185,6 +193,7 @@ def ready_batches(trainer, data) -> list[tuple[torch.Tensor, torch.Tensor]]:
 def bare_epoch(trainer, batches) -> None:
     """The floor: the same forward, backward and optimizer steps on ready batches, nothing else."""
     model, opt = trainer.model, trainer.optimizer
+    set_determinism(True)
     model.train()
     for x, y in batches:
         train_step(model, opt, x, y, bf16=False)
@@ -211,15 +220,20 @@ def reports_loop(s: Setting, folder: Path, device: torch.device):
         loader(ImageFolder(folder / "train"), batch_size=s.batch_size, shuffle=True),
         loader(ImageFolder(folder / "val"), batch_size=s.batch_size),
     )
-    return lambda: reports_epoch(net, optimizer, loaders, s.classes, device)
+
+    def epoch():
+        set_determinism(False)  # torch's defaults, which the reports ran with
+        return reports_epoch(net, optimizer, loaders, s.classes, device)
+
+    return epoch
 
 
 def our_loops(s: Setting, folder: Path, device: torch.device) -> list:
     """Ours in each of OUR_VARIANTS, then the floor: one epoch of each per call."""
-    seed_everything(0, device.type == "cpu")
+    seed_everything(0)
     ours = []
-    for eval_subset, precision in OUR_VARIANTS:
-        cfg = run_config(s, eval_subset, precision, device)
+    for variant in OUR_VARIANTS:
+        cfg = run_config(s, variant, device)
         data = load_run_data(cfg, folder / "data.pt", device)
         ours.append((build_trainer(cfg, data, device), data))
     batches = ready_batches(*ours[0])
@@ -234,6 +248,9 @@ def time_setting(s: Setting, rounds: int, work: Path, device: torch.device) -> l
     folder = write_setting(s, work)
     loops = [reports_loop(s, folder, device), *our_loops(s, folder, device)]
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    for epoch in loops:  # the untimed warm-up round
+        epoch()
+    sync()
     timings = []
     for _ in range(rounds):
         row = []
@@ -251,7 +268,9 @@ def project_grid(args) -> None:
     from cnnstudy import config as study_config
     from cnnstudy import plots, projection
 
-    table = projection.project(study_config.load(args.projection), budget=args.measure_seconds)
+    config = study_config.load(args.projection)
+    config["device"] = args.device or config["device"]
+    table = projection.project(config, budget=args.measure_seconds)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "projection.csv", index=False)
     plots.grid_projection(table, args.out / "projection.png", title=f"{args.projection}, projected")
@@ -266,7 +285,7 @@ def main():
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the images (quick looks)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the pipeline's choice)")
+    ap.add_argument("--device", help="cpu (default), cuda or auto (the pipeline's choice); --projection: the config's")
     ap.add_argument("--projection", metavar="CONFIG", help="project CONFIG's whole grid on this device instead")
     ap.add_argument("--out", type=Path, default=Path("results/performance"), help="where --projection writes")
     ap.add_argument("--measure-seconds", type=float, default=2.0, help="timed seconds per model/input/batch")
@@ -274,7 +293,7 @@ def main():
     torch.set_num_threads(args.threads)
     if args.projection:
         return project_grid(args)
-    device = pick_device(args.device)
+    device = pick_device(args.device or "cpu")
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     cpu = platform.processor() or platform.machine()
     print(f"torch {torch.__version__}, {cpu}, {args.threads} threads, {where}, {args.rounds} alternating rounds")
@@ -285,11 +304,12 @@ def main():
             timings = time_setting(s, args.rounds, Path(tmp), device)
             print(f"{name}: {s.arch}, {s.train}/{s.val} images of {s.side}x{s.side}, batch {s.batch_size}")
             theirs = statistics.median(t[0] for t in timings)
-            print(f"  reports' loop                           {theirs:7.2f} s/epoch")
+            width, theirs_label = max(map(len, LABELS)), "reports' loop"
+            print(f"  {theirs_label:{width}s} {theirs:7.2f} s/epoch")
             for i, label in enumerate(LABELS, start=1):
                 ours = statistics.median(t[i] for t in timings)
                 ratio = statistics.median(t[0] / t[i] for t in timings)
-                print(f"  {label:39s} {ours:7.2f} s/epoch   {ratio:.2f}x faster")
+                print(f"  {label:{width}s} {ours:7.2f} s/epoch   {ratio:.2f}x faster")
 
 
 if __name__ == "__main__":

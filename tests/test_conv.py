@@ -176,3 +176,20 @@ def test_hand_written_fold_equals_torch_fold(kwargs):
     hp, wp = g.h + g.pad[0] + g.pad[1], g.w + g.pad[2] + g.pad[3]
     expected = F.fold(cols, (hp, wp), (3, 2), dilation=g.dilation, stride=g.stride)
     torch.testing.assert_close(conv.fold(cols, g), expected)
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+def test_unfold_function_computes_in_fp32_under_bf16_autocast(bias):
+    """Autocast would run its matmuls in bf16 and its backward in fp32 (a bias-free layer's
+    backward failed on mixed dtypes): it declares fp32 and matches F.conv2d in fp32."""
+    torch.manual_seed(0)
+    x, w = torch.randn(2, 3, 9, 9, requires_grad=True), torch.randn(4, 3, 3, 3, requires_grad=True)
+    b = torch.randn(4, requires_grad=True) if bias else None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv2d_unfold(x, w, b, padding=1)
+    y.square().sum().backward()
+    ref = [t.detach().clone().requires_grad_(True) for t in (x, w)]
+    F.conv2d(*ref, b.detach() if bias else None, padding=1).square().sum().backward()
+    assert y.dtype == x.grad.dtype == w.grad.dtype == torch.float32
+    torch.testing.assert_close(x.grad, ref[0].grad, rtol=1e-4, atol=1e-4)  # fp32, the gate's fp32 tolerance
+    torch.testing.assert_close(w.grad, ref[1].grad, rtol=1e-4, atol=1e-4)

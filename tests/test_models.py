@@ -139,3 +139,32 @@ def test_unreadable_pretrained_weights_name_their_file(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelConfigError, match=f"{bad} is not readable resnet18 weights"):
         build_model("resnet18_tl", (3, 64, 64), 5, weights=str(bad))
+
+
+# Layers whose backward on CUDA has no deterministic implementation: with the pipeline's
+# default (deterministic: true) torch raises there (torch.use_deterministic_algorithms).
+NO_DETERMINISTIC_CUDA_BACKWARD = (
+    nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool3d, nn.AvgPool3d,
+    nn.FractionalMaxPool2d, nn.FractionalMaxPool3d, nn.ReflectionPad2d, nn.Upsample,
+)  # fmt: skip
+
+
+def test_no_model_of_the_study_has_a_layer_without_a_deterministic_cuda_backward():
+    from conftest import ROOT
+
+    from cnnstudy import config as cc
+
+    full = cc.load(ROOT / "config" / "config.yaml")
+    for study, run, _ in cc.runs(full):
+        r = cc.run_config(full, study, run, 0)
+        model = build_model(r.arch, cc.input_shape(full, study, run), 10, conv_impl=r.conv_impl, **r.options)
+        bad = [type(m).__name__ for m in model.modules() if isinstance(m, NO_DETERMINISTIC_CUDA_BACKWARD)]
+        assert not bad, (study, run, bad)
+
+
+@pytest.mark.parametrize("kind,adaptive", [("mean", nn.AdaptiveAvgPool2d(1)), ("max", nn.AdaptiveMaxPool2d(1))])
+def test_global_pool_computes_what_the_adaptive_pool_did(kind, adaptive):
+    from cnnstudy.models import GlobalPool
+
+    x = torch.randn(3, 5, 7, 9)
+    torch.testing.assert_close(GlobalPool(kind)(x), adaptive(x))

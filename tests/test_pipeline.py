@@ -88,6 +88,18 @@ def test_report_is_generated(demo_report):
     assert "claims_seed002.png" in html and "System Message" not in html  # RST rendered cleanly
 
 
+def _reversed(value):
+    if isinstance(value, dict):
+        return {k: _reversed(value[k]) for k in reversed(list(value))}
+    return [_reversed(v) for v in value] if isinstance(value, list) else value
+
+
+def test_a_config_whose_keys_are_only_reordered_reruns_nothing(demo_run):
+    work, cfg = demo_run
+    (work / "reordered.yaml").write_text(yaml.safe_dump(_reversed(cfg), sort_keys=False))
+    assert "Nothing to be done" in smk(work, "-n", "--configfile", "reordered.yaml").stdout
+
+
 def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
     work, cfg = demo_run
     assert "Nothing to be done" in smk(work, "-n", "--configfile", "test.yaml").stdout

@@ -292,7 +292,7 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path):
     settings = json.dumps(dataclasses.asdict(cfg(**kw)))
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE, settings, str(data_file), str(out), str(ckpt)],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert "epochs 1-2" in proc.stdout.readline()
+    assert any("epochs 1-2" in proc.stdout.readline() for _ in range(2))  # after the device line: training
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     printed = proc.communicate(timeout=300)[0]
@@ -312,3 +312,84 @@ def test_an_unknown_augmentation_switch_fails_the_run_before_training(tmp_path, 
     with pytest.raises(AugmentConfigError, match="vflip"):
         run(tmp_path, "v", data_file, epochs=1, augment={"vflip": True})
     assert not (tmp_path / "v" / "ckpt" / "last.pt").exists()
+
+
+def test_a_checkpoint_is_read_onto_the_cpu_so_resuming_on_another_device_works(tmp_path, data_file, monkeypatch):
+    """On a GPU, reading a checkpoint with map_location=<the run's device> put the saved
+    generator states on CUDA and every resume failed (RNG state must be a torch.ByteTensor).
+    Reproduced here by a loader that maps a checkpoint not read onto the CPU to 'meta'."""
+    real_load = torch.load
+
+    def off_the_cpu(path, map_location=None, **kw):
+        if str(path).endswith("last.pt") and map_location != "cpu":
+            map_location = "meta"
+        return real_load(path, map_location=map_location, **kw)
+
+    first = run(tmp_path, "a", data_file, epochs=2)
+    monkeypatch.setattr(torch, "load", off_the_cpu)
+    logs = []
+    again = run(tmp_path, "a", data_file, log=logs.append, epochs=2)
+    assert any(m.startswith("resumed from") for m in logs), logs
+    assert again["best_val_accuracy"] == first["best_val_accuracy"]
+
+
+def test_a_checkpoints_progress_moves_to_the_runs_device_but_the_batch_order_stays_on_the_host():
+    from cnnstudy.inputs import Evaluation
+    from cnnstudy.train import EpochProgress, EpochRecord, StepMark
+
+    record = EpochRecord(
+        torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long), torch.zeros(2), torch.ones(2)
+    )
+    mark = StepMark(
+        5, torch.zeros(2), 8, Evaluation(torch.zeros(()), torch.zeros(()), torch.zeros(2, 2), 4), torch.ones(3)
+    )
+    order = torch.Generator().manual_seed(0).get_state()
+    state = EpochProgress(order, 1, record, [mark]).to_state()
+    moved = EpochProgress.from_state(state, torch.device("meta"))
+    assert moved.record.losses.device.type == "meta" and moved.marks[0].val.confusion.device.type == "meta"
+    assert moved.order_state.device.type == "cpu" and torch.equal(moved.order_state, order)
+    torch.Generator().set_state(moved.order_state)  # what resuming does with it
+
+
+def test_a_checkpoint_from_another_device_or_precision_is_named_and_not_resumed(tmp_path, data_file):
+    run(tmp_path, "a", data_file, epochs=2)
+    path = tmp_path / "a" / "ckpt" / "last.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["resume_key"].update(device="cuda", precision="bf16")  # as written on an Ampere GPU with auto
+    torch.save(state, path)
+    logs = []
+    run(tmp_path, "a", data_file, log=logs.append, epochs=2)
+    assert any("written with other device, precision; starting afresh" in m for m in logs), logs
+
+
+def test_the_summary_records_where_and_how_the_run_computed(tmp_path, data_file):
+    s = run(tmp_path, "a", data_file, epochs=1)
+    assert s["device"] == "cpu" and s["precision"] == "fp32" and s["tf32"] is False and s["capability"] is None
+    assert s["device_name"] and "cuda_build" in s
+    assert all(t.device.type == "cpu" for t in torch.load(tmp_path / "a" / "best_model.pt", weights_only=True).values())
+
+
+def test_a_nondeterministic_op_fails_the_run_naming_itself_in_the_log(tmp_path, data_file, monkeypatch):
+    """Deterministic mode raises (no warn_only, whose warning went to stderr outside the rule
+    log). CPU kernels are deterministic but for a few: put_ without accumulation, called here
+    from inside a training step as a CUDA-only kernel would be on a GPU."""
+    import torch.nn.functional as F
+
+    from cnnstudy.logs import script_log
+
+    real = F.cross_entropy
+
+    def with_a_nondeterministic_op(*args, **kw):
+        torch.zeros(2).put_(torch.tensor([0]), torch.ones(1))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(F, "cross_entropy", with_a_nondeterministic_op)
+    log_file = tmp_path / "train.log"
+    with (
+        pytest.raises(RuntimeError, match="put_ does not have a deterministic implementation"),
+        script_log(log_file) as log,
+    ):
+        run(tmp_path, "nd", data_file, log=log, epochs=1)
+    assert "ERROR: put_ does not have a deterministic implementation" in log_file.read_text()
+    s = run(tmp_path, "fast", data_file, epochs=1, deterministic=False)  # allowed when asked for
+    assert s["status"] == "completed"

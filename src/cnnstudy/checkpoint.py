@@ -20,8 +20,12 @@ def save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def load(path: Path, resume_key: dict, device, log) -> dict | None:
+def load(path: Path, resume_key: dict, log) -> dict | None:
     """The checkpoint at ``path`` if it belongs to ``resume_key``, else None (with the reason logged).
+
+    Read onto the CPU whatever device wrote it: generator states must stay CPU byte tensors
+    (mapped to CUDA, every resume on a GPU failed), and the trainer moves weights and
+    optimizer state to its own device when it loads them.
 
     An unreadable file (truncated, corrupt, or holding anything but tensors and plain data)
     is moved aside to ``<path>.corrupt`` so the evidence is kept and the run starts afresh.
@@ -29,7 +33,7 @@ def load(path: Path, resume_key: dict, device, log) -> dict | None:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is handled the same way
         aside = path.with_name(path.name + ".corrupt")
         os.replace(path, aside)

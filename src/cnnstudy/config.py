@@ -217,6 +217,15 @@ def download_path(config: dict, name: str) -> str:
     return f"{RESULTS}/downloads/{name}/{os.path.basename(config['downloads'][name]['url'].rstrip('/'))}"
 
 
+def sorted_keys(value):
+    """``value`` with every mapping's keys in sorted order (lists keep theirs)."""
+    if isinstance(value, dict):
+        return {k: sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [sorted_keys(v) for v in value]
+    return value
+
+
 def merge(base: dict, overlay: dict) -> dict:
     """``overlay`` laid over ``base`` as Snakemake merges several ``--configfile``: mappings
     merge key by key, anything else (lists, numbers) is replaced."""

@@ -197,9 +197,16 @@ def fold(cols: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
 
 
 class Conv2dFunction(torch.autograd.Function):
-    """Convolution as unfold + batched matmul, with a hand-written backward via fold."""
+    """Convolution as unfold + batched matmul, with a hand-written backward via fold.
+
+    Under autocast (bf16 on CUDA or CPU) it computes in fp32: its inputs are cast to fp32 and
+    its backward runs under the forward's autocast state, so the hand-written matmuls never
+    mix dtypes (a bias-free layer's backward did before). One decorator per device type.
+    """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
         g = geometry(x.shape, weight.shape, stride, padding, dilation, groups)
         xp = F.pad(x, (g.pad[2], g.pad[3], g.pad[0], g.pad[1])) if any(g.pad) else x
@@ -215,6 +222,8 @@ class Conv2dFunction(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
+    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_out):
         cols, weight = ctx.saved_tensors
         g = ctx.geom

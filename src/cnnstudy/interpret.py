@@ -16,7 +16,7 @@ from torch import nn
 
 from . import datasets
 from .inputs import input_pipeline
-from .models import Classifier, build_model, place_model
+from .models import Classifier, GlobalPool, build_model, place_model
 from .runconfig import RunConfig
 
 
@@ -85,13 +85,17 @@ def _gap_head(model) -> tuple[nn.Module, nn.Module | None] | None:
     """(global average pooling, the one linear layer after it, or None when the pooled maps are
     the logits) where the logits are linear in the pooled maps: there CAM is exact. Our GAP
     classifiers (NiN, mnist_gp with mean pooling) and torchvision's ResNet qualify."""
-    if isinstance(model, Classifier) and isinstance(model.features[-1], nn.AdaptiveAvgPool2d):
+    if isinstance(model, Classifier) and _is_mean_pool(model.features[-1]):
         head = model.head
         if isinstance(head, (nn.Linear, nn.Identity)):
             return model.features[-1], head if isinstance(head, nn.Linear) else None
         return None
     pool, fc = getattr(model, "avgpool", None), getattr(model, "fc", None)
-    return (pool, fc) if isinstance(pool, nn.AdaptiveAvgPool2d) and isinstance(fc, nn.Linear) else None
+    return (pool, fc) if _is_mean_pool(pool) and isinstance(fc, nn.Linear) else None
+
+
+def _is_mean_pool(module) -> bool:
+    return isinstance(module, GlobalPool) and module.kind == "mean"
 
 
 def _input_of(model, module: nn.Module, x: torch.Tensor) -> torch.Tensor:

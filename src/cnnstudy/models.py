@@ -45,6 +45,25 @@ def _flat_features(features: nn.Module, in_shape) -> int:
     return n
 
 
+class GlobalPool(nn.Module):
+    """Global average or max pooling over H and W, as a reduction (``mean``, ``amax``). The
+    same numbers as ``nn.AdaptiveAvgPool2d(1)`` / ``AdaptiveMaxPool2d(1)``, but on CUDA their
+    backward has no deterministic implementation (deterministic runs would stop there), while
+    a reduction's backward is elementwise."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        if kind not in ("mean", "max"):
+            raise ModelConfigError(f"global pooling must be 'mean' or 'max', got {kind!r}")
+        self.kind = kind
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True) if self.kind == "mean" else x.amax(dim=(2, 3), keepdim=True)
+
+    def extra_repr(self) -> str:
+        return self.kind
+
+
 class Classifier(nn.Module):
     """features -> flatten -> head; keeps the conv trunk addressable for visualizations."""
 
@@ -137,7 +156,7 @@ def _nin(in_shape, num_classes, conv, *, bn, dropout, activation):
     layers = block(in_shape[0], 96, 5, 3, 2) + [nn.MaxPool2d(3, 2)]
     layers += block(96, 256, 3, 1, 2) + [nn.MaxPool2d(3, 2)]
     layers += ([nn.Dropout(0.5)] if dropout else []) + block(256, num_classes, 3, 1, 1)
-    layers += [nn.AdaptiveAvgPool2d(1)]
+    layers += [GlobalPool("mean")]
     return Classifier(nn.Sequential(*layers), nn.Identity())
 
 
@@ -149,7 +168,7 @@ def _mnist_cnn(in_shape, num_classes, conv, *, bn, activation, last=64, global_p
         layers += [_activation(activation), nn.MaxPool2d(2, 2)]
         cin = cout
     if global_pool is not None:
-        layers += [nn.AdaptiveMaxPool2d(1) if global_pool == "max" else nn.AdaptiveAvgPool2d(1)]
+        layers += [GlobalPool(global_pool)]
     features = nn.Sequential(*layers)
     return Classifier(features, nn.Linear(_flat_features(features, in_shape), num_classes))
 
@@ -181,6 +200,7 @@ def _resnet18_tl(in_shape, num_classes, conv, *, train_bn, weights):
             for p in m.parameters():
                 p.requires_grad = True
     net.fc = nn.Linear(net.fc.in_features, num_classes)
+    net.avgpool = GlobalPool("mean")  # deterministic backward on CUDA (see GlobalPool); no weights
     net.bn_frozen = not train_bn  # read by the training loop to keep BN in eval mode
     return net
 

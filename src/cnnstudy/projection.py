@@ -18,9 +18,10 @@ import torch
 
 from . import config as study_config
 from .class_names import class_names
+from .devices import pick_device, resolve_precision
 from .models import build_model, place_model
 from .runconfig import RunConfig
-from .train import make_optimizer, pick_device, resolve_precision, train_step
+from .train import make_optimizer, train_step
 
 # Official split sizes: (train, val, classes) of the training split before a validation carve-out.
 OFFICIAL_TRAIN = {"cifar10": 50000, "mnist": 60000, "mnist_varres": 60000, "imagenette": 9469}

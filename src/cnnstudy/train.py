@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__, augment, checkpoint, code_digest, datasets, stage_files
+from .devices import describe, pick_device, resolve_precision, set_tf32
 from .hashing import file_digest
 from .inputs import DeviceSplit, Evaluation, batch_plan, device_split, evaluate, input_pipeline, take_batch
 from .models import build_model, count_parameters, place_model
@@ -41,33 +42,22 @@ def training_code() -> str:
     return code_digest(stage_files("train"))
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed every generator; ``deterministic`` forbids nondeterministic kernels (bitwise
-    repeatable on CPU), else cuDNN may pick the fastest algorithm per shape."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def set_determinism(deterministic: bool) -> None:
+    """Forbid nondeterministic kernels (an op without a deterministic implementation raises,
+    naming itself, into the run's log: a warning would go to stderr, outside it), or let cuDNN
+    pick the fastest algorithm per shape. Process-wide, as torch keeps it."""
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = not deterministic
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 autocast on CUDA (tensor cores), fp32 elsewhere."""
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return precision
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed every generator and set the determinism (:func:`set_determinism`)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    set_determinism(deterministic)
 
 
 def make_optimizer(cfg: RunConfig, params: list) -> torch.optim.Optimizer:
@@ -165,9 +155,14 @@ class Trainer:
     order_gen: torch.Generator  # batch order (host)
     aug_gen: torch.Generator | None  # augmentation draws (device)
     tracked: list  # (name, weight) whose gradient norms are recorded
-    bf16: bool = False  # autocast forward passes to bfloat16
+    precision: str = "fp32"  # resolved: bf16 autocasts the forward passes
+    tf32: bool = False  # whether TF32 computes anything here (see devices.set_tf32)
     step: int = 0
     stop: StopRequest = field(default_factory=lambda: StopRequest())
+
+    @property
+    def bf16(self) -> bool:
+        return self.precision == "bf16"
 
 
 def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
@@ -180,6 +175,7 @@ def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
     )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(cfg, params)
+    precision = resolve_precision(cfg.precision, device)
     return Trainer(
         cfg=cfg,
         model=model,
@@ -191,7 +187,8 @@ def build_trainer(cfg: RunConfig, data: RunData, device) -> Trainer:
         tracked=[
             (n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() > 1
         ],
-        bf16=resolve_precision(cfg.precision, device) == "bf16",
+        precision=precision,
+        tf32=set_tf32(precision, device),
     )
 
 
@@ -262,7 +259,10 @@ class EpochProgress:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_state(cls, state: dict) -> EpochProgress:
+    def from_state(cls, state: dict, device) -> EpochProgress:
+        """The progress read from a checkpoint (on the CPU), its buffers moved to ``device``;
+        the batch-order state stays a CPU byte tensor (the order generator lives on the host)."""
+        state = {**to_device(state, device), "order_state": state["order_state"]}
         marks = [StepMark(**{**m, "val": Evaluation(**m["val"]) if m["val"] else None}) for m in state["marks"]]
         return cls(**{**state, "record": EpochRecord(**state["record"]), "marks": marks})
 
@@ -303,8 +303,7 @@ def train_one_epoch(t: Trainer, data: RunData, progress: EpochProgress | None = 
     rec = p.record
     for i in range(p.next_batch, len(bounds)):
         start, end, size = bounds[i]
-        with torch.autocast(rec.labels.device.type, dtype=torch.bfloat16, enabled=t.bf16):
-            x = t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen)
+        x = t.norm(take_batch(data.train_x, order, start, end, size), t.cfg.augment, t.aug_gen)  # fp32: no autocast
         out, loss = train_step(t.model, t.optimizer, x, rec.labels[start:end], t.bf16)
         t.step += 1
         rec.losses[i] = loss.detach()
@@ -386,13 +385,17 @@ class Best:
     state: dict | None = None
 
 
-def resume_key(cfg: RunConfig, data: RunData) -> dict:
-    """What a checkpoint must share with this run to be resumed."""
+def resume_key(cfg: RunConfig, data: RunData, t: Trainer) -> dict:
+    """What a checkpoint must share with this run to be resumed: settings, code, data and
+    weights, and where and how it computes (a CPU checkpoint resumed on a GPU would go on in
+    bf16 after fp32 epochs; a GPU generator's state does not fit a CPU one)."""
     return {
         "settings": cfg.digest(),
         "training code": training_code(),
         "data": data.sha256,
         "pretrained weights": file_digest(cfg.weights) if cfg.weights else None,
+        "device": data.train_x.device.type,
+        "precision": t.precision,
     }
 
 
@@ -405,7 +408,19 @@ def _rng_state(t: Trainer) -> dict:
     return state
 
 
+def to_device(value, device):
+    """The tensors of a checkpointed structure (dicts, lists, tensors) on the run's device."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    return [to_device(v, device) for v in value] if isinstance(value, list) else value
+
+
 def _restore(t: Trainer, state: dict) -> None:
+    """A checkpoint read onto the CPU (``checkpoint.load``) restored into a trainer on any
+    device: weights and optimizer state land on the parameters' device; generator states are
+    the CPU byte tensors every generator, CUDA's included, takes."""
     t.model.load_state_dict(state["model"])
     t.optimizer.load_state_dict(state["optimizer"])
     if t.scheduler is not None:
@@ -461,7 +476,10 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print) ->
     device = pick_device(cfg.device)
     data = load_run_data(cfg, data_path, device)
     t = build_trainer(cfg, data, device)
-    run = RunState(Path(checkpoint_path), resume_key(cfg, data))
+    where = describe(device)
+    log(f"device {device} ({where['device_name']}, compute capability {where['capability']}), precision "
+        f"{t.precision}, TF32 {'on' if t.tf32 else 'off'}, deterministic {cfg.deterministic}")  # fmt: skip
+    run = RunState(Path(checkpoint_path), resume_key(cfg, data, t))
     run.resume(t, device, log)
     with stop_on_sigterm() as t.stop:
         status = _fit(t, data, run, log)
@@ -482,14 +500,14 @@ class RunState:
     epoch_seconds: list = field(default_factory=list)  # wall time of each epoch this process ran
 
     def resume(self, t: Trainer, device, log) -> None:
-        state = checkpoint.load(self.path, self.key, device, log)
+        state = checkpoint.load(self.path, self.key, log)
         if state is None:
             return
         _restore(t, state)
         self.best, self.history = Best(**state["best"]), History(**state["history"])
         self.next_epoch = state["epoch"] + 1
         if state.get("progress"):
-            self.progress = EpochProgress.from_state(state["progress"])
+            self.progress = EpochProgress.from_state(state["progress"], device)
             log(f"resumed from {self.path} in epoch {self.next_epoch} at batch {self.progress.next_batch}")
         else:
             log(f"resumed from {self.path} after epoch {state['epoch']}")
@@ -580,9 +598,8 @@ def write_outputs(o: RunOutcome, out_dir: Path, log) -> dict:
     pd.DataFrame(rows, columns=[*ident, "split", "true", "predicted", "count"]).to_csv(
         out_dir / "confusion.csv", index=False
     )
-    torch.save(
-        o.run.best.state if o.run.best.state is not None else o.trainer.model.state_dict(), out_dir / "best_model.pt"
-    )
+    weights = o.run.best.state if o.run.best.state is not None else o.trainer.model.state_dict()
+    torch.save({k: v.detach().cpu() for k, v in weights.items()}, out_dir / "best_model.pt")  # CPU: loads anywhere
     summary = {**ident, **_summary(o, test)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     best, test_accuracy = summary["best_val_accuracy"], summary["test_accuracy"]
@@ -615,11 +632,9 @@ def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
         "seconds": round(o.seconds, 3),
         # training throughput of this process's epochs (evaluation included): images per second
         "images_per_second": _throughput(o),
-        "device": str(device),
-        "precision": "bf16" if o.trainer.bf16 else "fp32",
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        **describe(device),
+        "precision": o.trainer.precision,
+        "tf32": o.trainer.tf32,
         "config_hash": o.cfg.digest(),
         "code_sha256": o.run.key["training code"],
         "data_sha256": o.data.sha256,  # recomputed from the bytes trained on, and equal to the stored ones

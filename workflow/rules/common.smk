@@ -22,6 +22,9 @@ min_version("9.0")
 
 # The schema (with defaults) and the cross-references, in one place shared with the tests.
 study_config.validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+# Snakemake compares params as text: with every mapping's keys sorted, a config whose keys
+# were only reordered (by hand or by a YAML tool) reruns nothing.
+config.update(study_config.sorted_keys(config))
 
 RESULTS = study_config.RESULTS
 FRONT_PAGE = f"{RESULTS}/report/front_page.rst"
@@ -193,6 +196,10 @@ def run_outputs(name, study=None):
 
 def train_resources(key):
     return config["resources"]["train"][key]
+
+
+# Training on GPUs gets an environment pinned to a CUDA build of pytorch (never a CPU one).
+TRAIN_ENV = "../../envs/torch-gpu.yaml" if train_resources("gpus") else "../../envs/torch.yaml"
 
 
 def claims_figures():

@@ -22,7 +22,7 @@ rule grid_projection:
     log:
         f"{RESULTS}/logs/performance/projection.log",
     conda:
-        "../../envs/torch.yaml"
+        TRAIN_ENV
     threads: train_resources("cpus")
     resources:
         gpu=train_resources("gpus"),

@@ -19,7 +19,7 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{study}}/{{model}}/seed{{seed}}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        TRAIN_ENV
     threads: train_resources("cpus")
     resources:
         gpu=train_resources("gpus"),
