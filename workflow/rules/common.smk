@@ -199,7 +199,9 @@ def train_resources(key):
 
 
 # Training on GPUs gets an environment pinned to a CUDA build of pytorch (never a CPU one).
-TRAIN_ENV = "../../envs/torch-gpu.yaml" if train_resources("gpus") else "../../envs/torch.yaml"
+TRAIN_ENV = (
+    "../../envs/torch-gpu.yaml" if train_resources("gpus") else "../../envs/torch.yaml"
+)
 
 
 def claims_figures():

@@ -138,7 +138,8 @@ rule interpret:
 rule confusion_figures:
     """Every run and seed of a study: the best epoch's confusion matrices (train, val, test)."""
     input:
-        confusion=f"{RESULTS}/tables/confusion.csv",
+        # the study's own runs: an edit elsewhere redraws nothing here
+        confusion=lambda wc: run_outputs("confusion.csv", wc.study),
         code=code_of("figures"),
     output:
         report(

@@ -7,8 +7,7 @@ with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study
     out = Path(snakemake.output[0])
     out.mkdir(parents=True, exist_ok=True)
-    confusion = aggregate.read_table(snakemake.input.confusion)
-    confusion = confusion[confusion.study == study]
+    confusion = aggregate.concat_csv(snakemake.input.confusion)
     title = snakemake.config["studies"][study]["title"]
     for (model, seed), matrices in confusion.groupby(["model", "seed"]):
         plots.confusion_pair(matrices, out / f"{model}_seed{seed}.png", title=f"{title}\n{model}, seed {seed}")
