@@ -1,9 +1,14 @@
+import errno
 import functools
 import hashlib
 import http.server
 import io
+import os
+import re
+import shutil
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -11,6 +16,7 @@ import pytest
 
 from cnnstudy.download import (
     DownloadError,
+    Limits,
     UnsafeArchiveError,
     extract,
     fetch,
@@ -64,7 +70,8 @@ def test_present_file_with_right_checksum_is_not_fetched_again(tmp_path, source)
     dest.write_bytes(data)
     messages = []
     # the URL is unreachable: succeeding proves nothing was fetched
-    fetch("http://127.0.0.1:9/nothing", dest, {"checksum": f"sha256:{sha(data)}"}, retries=1, log=messages.append)
+    fetch("http://127.0.0.1:9/nothing", dest, {"checksum": f"sha256:{sha(data)}"}, limits=Limits(retries=1),
+          log=messages.append)  # fmt: skip
     assert "not fetched again" in messages[0]
 
 
@@ -78,7 +85,7 @@ def test_prestaged_cache_copy_is_used(tmp_path, source):
         tmp_path / "out" / "d.bin",
         {"checksum": f"sha256:{sha(data)}"},
         cache_dir=str(cache),
-        retries=1,
+        limits=Limits(retries=1),
         log=lambda m: None,
     )
     assert dest.read_bytes() == data
@@ -100,9 +107,7 @@ def test_no_network_fails_after_retries_with_hint(tmp_path):
             "http://127.0.0.1:9/f.bin",
             tmp_path / "f.bin",
             {"checksum": "sha256:" + "1" * 64},
-            retries=2,
-            backoff=0,
-            timeout=2,
+            limits=Limits(retries=2, backoff=0, timeout=2),
             log=lambda m: None,
         )
     msg = str(err.value)
@@ -217,7 +222,6 @@ def test_bit_flipped_tar_gz_is_refused_not_extracted_with_a_corrupt_member(tmp_p
 
 
 def test_extraction_input_is_reverified_with_a_stamp_keyed_on_size_and_mtime(tmp_path, source):
-    import os
 
     src, data = source
     entry = {"checksum": f"sha256:{sha(data)}"}
@@ -283,3 +287,148 @@ def test_partial_download_resumes_and_an_unresumable_part_restarts_from_zero(tmp
     logs = []
     fetch(f"{base}/f.bin", dest, {"checksum": f"sha256:{sha(data)}"}, log=logs.append)
     assert dest.read_bytes() == data and any("416" in m and "restarting from zero" in m for m in logs)
+
+
+class HostileHandler(RangeHandler):
+    """/slow/<file>: one byte every 0.1 s; /short/<file>: the first answer stops halfway through
+    its declared Content-Length, later ones (Range requests) are honest."""
+
+    cut = set()
+
+    def do_GET(self):
+        kind, _, name = self.path.lstrip("/").partition("/")
+        data = (Path(self.directory) / name).read_bytes()
+        if kind == "slow":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.1)
+        elif kind == "short" and name not in self.cut:
+            self.cut.add(name)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+        else:
+            self.path = "/" + name
+            super().do_GET()
+
+
+@pytest.fixture
+def hostile_server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    HostileHandler.cut = set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(HostileHandler, directory=str(root)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_trickling_server_is_dropped_for_its_rate_logging_progress_by_time(tmp_path, hostile_server):
+    root, base = hostile_server
+    data = b"x" * 10_000
+    (root / "t.bin").write_bytes(data)
+    logs = []
+    tick = time.monotonic()
+    limits = Limits(retries=2, backoff=0, window=0.5, min_rate=1000, progress_every=0.2)
+    with pytest.raises(DownloadError, match="after 2 attempts .*below the minimum 1,000 .*download_min_kb_per_second"):
+        fetch(f"{base}/slow/t.bin", tmp_path / "t.bin", {"checksum": f"sha256:{sha(data)}"}, limits=limits,
+              log=logs.append)  # fmt: skip
+    assert time.monotonic() - tick < 10
+    assert any(re.search(r"t.bin.part: [\d.]+ of 0.0 MB at", m) for m in logs), logs  # progress by time
+    assert (tmp_path / "t.bin.part").stat().st_size > 0  # kept: the next attempt resumes
+
+
+def test_a_download_past_its_deadline_fails_saying_so(tmp_path, hostile_server):
+    root, base = hostile_server
+    (root / "d.bin").write_bytes(b"y" * 10_000)
+    limits = Limits(retries=3, backoff=0, deadline=0.5, min_rate=0)
+    with pytest.raises(DownloadError, match=r"not done by its deadline \(0 s in all.*download_deadline_minutes"):
+        fetch(f"{base}/slow/d.bin", tmp_path / "d.bin", {"checksum": "sha256:" + "0" * 64}, limits=limits,
+              log=lambda m: None)  # fmt: skip
+    assert (tmp_path / "d.bin.part").exists()
+
+
+def test_a_body_shorter_than_its_content_length_is_retried_and_resumed_not_blamed_on_the_checksum(
+    tmp_path, hostile_server
+):
+    root, base = hostile_server
+    data = bytes(range(256)) * 100
+    (root / "s.bin").write_bytes(data)
+    logs = []
+    fetch(f"{base}/short/s.bin", tmp_path / "s.bin", {"checksum": f"sha256:{sha(data)}"},
+          limits=Limits(backoff=0), log=logs.append)  # fmt: skip
+    assert (tmp_path / "s.bin").read_bytes() == data
+    assert any(f"closed after {len(data) // 2:,} of {len(data):,} bytes (Content-Length)" in m for m in logs), logs
+    assert any(f"resuming at byte {len(data) // 2}" in m for m in logs) and not any("mismatch" in m for m in logs)
+
+
+def test_a_full_disk_is_named_with_the_space_needed_and_not_retried(tmp_path, range_server, monkeypatch):
+    from cnnstudy import download
+
+    root, base = range_server
+    data = b"z" * 50_000
+    (root / "f.bin").write_bytes(data)
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    with pytest.raises(
+        download.DiskFull, match=r"the disk holding .*f.bin.part is full: 0.1 MB more needed, 0.0 MB free"
+    ):
+        fetch(f"{base}/f.bin", tmp_path / "f.bin", {"checksum": f"sha256:{sha(data)}"}, log=lambda m: None)
+    monkeypatch.undo()
+
+    class FullFile(io.BytesIO):
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(download, "open", lambda *a, **k: FullFile(), raising=False)
+    calls = []
+    with pytest.raises(download.DiskFull, match=r"is full \(No space left on device\): 0.1 MB more needed"):
+        fetch(f"{base}/f.bin", tmp_path / "f.bin", {"checksum": f"sha256:{sha(data)}"}, log=calls.append)
+    assert not any("attempt 2" in m for m in calls)  # a full disk is not retried
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_an_archive_expanding_past_the_limit_is_refused_before_anything_is_written(tmp_path, kind):
+    zeros = b"\0" * 20_000_000  # compresses about a thousandfold
+    archive = tmp_path / f"bomb.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("zeros.bin", zeros)
+    else:
+        with tarfile.open(archive, "w:gz") as tf:
+            info = tarfile.TarInfo("zeros.bin")
+            info.size = len(zeros)
+            tf.addfile(info, io.BytesIO(zeros))
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(
+        UnsafeArchiveError,
+        match=r"bomb.* would expand to 0.0 GB, past the limit of 0.01 GB \(config key extract_limit_gb",
+    ):
+        extract(archive, tmp_path / "out", limit_gb=0.01)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.tmp").exists()
+    assert (extract(archive, tmp_path / "ok", limit_gb=0.1) / "zeros.bin").stat().st_size == len(zeros)
+
+
+def test_a_full_disk_during_extraction_is_not_called_a_corrupt_archive(tmp_path, monkeypatch):
+    from cnnstudy import download
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.txt", "x" * 1000)
+
+    def full(self, *args, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", full)
+    with pytest.raises(
+        download.DiskFull,
+        match=r"out.tmp is full \(No space left on device\): 0.0 MB more needed.*extraction starts over",
+    ) as err:
+        extract(archive, tmp_path / "out")
+    assert "corrupt" not in str(err.value)

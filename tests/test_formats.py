@@ -49,6 +49,20 @@ def test_mnist_twin_parses(twins):
     assert np.bincount(splits["test"][1]).tolist() == [5] * 10
 
 
+def test_mnist_images_and_labels_that_do_not_match_name_both_files_and_the_fix(twins, tmp_path):
+    files = dict(twins["mnist"])
+    other = demo_data.make_mnist(tmp_path, train_per_class=7, test_per_class=5)  # another release's labels
+    files["train_labels"] = other["train_labels"]
+    spec = {"val_size": 20, "seed": 0, "files": {f"{p}_{k}": f"mnist_{p}_{k}" for p in ("train", "test")
+                                                  for k in ("images", "labels")}}  # fmt: skip
+    message = (
+        rf"MNIST train: {files['train_images']} holds 120 images .* but {files['train_labels']} holds 70 labels: "
+        r".*Check downloads.mnist_train_images and downloads.mnist_train_labels in the config, delete both"
+    )
+    with pytest.raises(prepare.PrepareError, match=message):
+        prepare.prepare_mnist(spec, files)
+
+
 def test_imagenette_twin_parses_with_class_names(twins):
     splits, classes = prepare.prepare_imagenette({"size": 48}, twins["imagenette"])
     assert classes[6] == "garbage truck"

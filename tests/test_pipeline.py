@@ -201,6 +201,22 @@ def test_selecting_two_mnist_runs_fetches_and_builds_only_mnist(tmp_path):
     assert answers.set_index("question").loc["augmentation?", "verdict"] == "inconclusive"  # n = 1
 
 
+def test_a_study_whose_every_run_diverged_still_builds_its_tables_notebook_and_report(tmp_path):
+    cfg = demo_config()
+    cfg["select"] = ["cifar10_lenet_vgg/lenet_high_lr"]  # diverges on purpose
+    cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
+    (tmp_path / "diverged.yaml").write_text(yaml.safe_dump(cfg))
+    smk(tmp_path, "--cores", "2", "--configfile", "diverged.yaml")
+    (tmp_path / "report").mkdir()
+    smk(tmp_path, "--configfile", "diverged.yaml", "--report", "report/diverged.html")
+    res = tmp_path / "results"
+    assert "No run of this study completed" in (res / "notebooks" / "cifar10_lenet_vgg_analysis.html").read_text()
+    assert "Every run diverged" in (res / "report" / "front_page.rst").read_text()
+    claims = pd.read_csv(res / "tables" / "claims.csv").set_index("claim")
+    assert claims.loc["seed001_high_lr_at_chance", "verdict"] == "reproduced"
+    assert (tmp_path / "report" / "diverged.html").stat().st_size > 100_000
+
+
 def test_an_option_the_model_does_not_use_fails_the_dry_run_naming_the_key(tmp_path):
     cfg = demo_config()
     cfg["studies"]["mnist_cnn_sweeps"]["runs"]["base"]["options"] = {"dropout": True}
@@ -232,6 +248,18 @@ def test_full_config_plans_every_study_offline(tmp_path):
         "mnist_varres_pooling",
         "cifar10_alexnet_nin",
     }
+
+
+def test_one_study_selected_on_the_command_line_plans_nothing_of_the_others(tmp_path):
+    out = smk(tmp_path, "-n", "--configfile", str(ROOT / "config" / "config.yaml"), "--config",
+              "select=[cifar10_lenet_vgg]").stdout  # fmt: skip
+    counts = job_counts(out)
+    assert counts["train"] == 6 * 5 and counts["download"] == 1 and counts["prepare_dataset"] == 1
+    assert "coco_subset" not in counts and "results/downloads/cifar10/cifar-10-binary.tar.gz" in out
+    assert not re.search(r"results/(downloads|datasets)/(coco|mnist|imagenette|resnet18)", out)
+    bad = smk(tmp_path, "-n", "--configfile", str(ROOT / "config" / "config.yaml"), "--config", "select=[cifar100]",
+              check=False)  # fmt: skip
+    assert bad.returncode != 0 and "select names 'cifar100', which is not a study" in bad.stdout + bad.stderr
 
 
 def test_lint_and_format_are_clean():

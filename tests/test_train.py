@@ -212,11 +212,64 @@ def test_crafted_pickle_in_a_checkpoint_does_not_execute(tmp_path, data_file):
     marker = tmp_path / "pwned"
     ckpt = tmp_path / "a" / "ckpt" / "last.pt"
     ckpt.parent.mkdir(parents=True)
-    torch.save({"format": 2, "model": _Payload(marker)}, ckpt)
+    torch.save({"format": 3, "model": _Payload(marker)}, ckpt)
     logs = []
     s = run(tmp_path, "a", data_file, log=logs.append, epochs=1)
     assert not marker.exists() and s["status"] == "completed"
-    assert any("is unreadable (UnpicklingError" in m for m in logs)
+    refused = next(m for m in logs if "is unreadable (UnpicklingError" in m)
+    # PyTorch's whole reason, not cut before its warning, and ours: never weights_only=False
+    assert "it can result in arbitrary code execution" in refused and "unsupported GLOBAL posix.system" in refused
+    assert "never otherwise" in refused and "starting afresh" in refused
+
+
+def _flip_one_bit(path, near: bytes | None = None):
+    """Flip one bit in the middle of ``path`` (or inside the first occurrence of ``near``)."""
+    data = bytearray(path.read_bytes())
+    at = data.index(near) + 1 if near else len(data) // 2
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_bit_flipped_checkpoint_that_still_loads_is_not_resumed(tmp_path, data_file):
+    """The bit lands in the payload (a weight, say): the file still loads, its sha256 does not match."""
+    run(tmp_path, "a", data_file, epochs=2)
+    ckpt = tmp_path / "a" / "ckpt" / "last.pt"
+    _flip_one_bit(ckpt)
+    logs = []
+    run(tmp_path, "a", data_file, log=logs.append, epochs=3)
+    assert any("does not match its sha256: changed on disk" in m and "starting afresh" in m for m in logs), logs
+    assert (ckpt.parent / "last.pt.corrupt").exists() and not any(m.startswith("resumed") for m in logs)
+
+
+def test_a_checkpoint_write_that_fails_names_the_file_and_cause_and_leaves_no_temporary(tmp_path, monkeypatch):
+    from cnnstudy import checkpoint
+
+    path = tmp_path / "ckpt" / "last.pt"
+    checkpoint.save(path, {"weights": torch.ones(3)})
+    real_save = torch.save
+
+    def disk_full(obj, f, *args, **kw):
+        if isinstance(f, os.PathLike | str):
+            Path(f).write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+        return real_save(obj, f, *args, **kw)
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"could not write checkpoint .*last.pt .*No space left on device.*MB free"
+    ):
+        checkpoint.save(path, {"weights": torch.zeros(3)})
+    assert not (path.parent / "last.pt.tmp").exists()
+    assert torch.equal(checkpoint.read(path, print)["weights"], torch.ones(3))  # the previous one is untouched
+
+
+def test_bit_flipped_class_names_of_a_dataset_are_refused(tmp_path):
+    x = np.zeros((4, 3, 8, 8), np.uint8)
+    datasets.save(tmp_path / "d.pt", {"train": (x, [0, 1, 0, 1]), "val": (x, [0, 1, 0, 1])}, ["airplane", "bus"])
+    _flip_one_bit(tmp_path / "d.pt", near=b"airplane")  # airplane -> aiqplane: the file still loads
+    assert datasets.load(tmp_path / "d.pt", verify=False)["classes"][0] != "airplane"
+    with pytest.raises(datasets.DatasetError, match="class names or metadata do not match their recorded sha256"):
+        datasets.load(tmp_path / "d.pt")
 
 
 KILLABLE = """
@@ -353,10 +406,12 @@ def test_a_checkpoints_progress_moves_to_the_runs_device_but_the_batch_order_sta
 
 def test_a_checkpoint_from_another_device_or_precision_is_named_and_not_resumed(tmp_path, data_file):
     run(tmp_path, "a", data_file, epochs=2)
+    from cnnstudy import checkpoint
+
     path = tmp_path / "a" / "ckpt" / "last.pt"
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = checkpoint.read(path, log=print)
     state["resume_key"].update(device="cuda", precision="bf16")  # as written on an Ampere GPU with auto
-    torch.save(state, path)
+    checkpoint.save(path, state)
     logs = []
     run(tmp_path, "a", data_file, log=logs.append, epochs=2)
     assert any("written with other device, precision; starting afresh" in m for m in logs), logs

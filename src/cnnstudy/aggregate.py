@@ -93,9 +93,13 @@ def read_table(path) -> pd.DataFrame:
 
 
 def concat_csv(files) -> pd.DataFrame:
+    """The files' rows as one table; with no rows (every run diverged before a record), still
+    their columns, so that every reader finds the table it expects."""
     frames = [read_table(f) for f in files]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    rows = [f for f in frames if len(f)]
+    if rows:
+        return pd.concat(rows, ignore_index=True)
+    return frames[0] if frames else pd.DataFrame()
 
 
 def study_metric(runs: pd.DataFrame) -> Metric:

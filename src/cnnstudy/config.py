@@ -49,10 +49,15 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     filling = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
     errors = sorted(filling(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}" for e in errors[:10]]
+        lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '<top>'}: {_bounded(e.message)}" for e in errors[:10]]
         raise ConfigError("config does not match workflow/schemas/config.schema.yaml:\n" + "\n".join(lines))
     check_references(config)
     return config
+
+
+def _bounded(message: str, limit: int = 300) -> str:
+    """A validation message cut to ``limit`` characters: it quotes the offending value whole."""
+    return message if len(message) <= limit else message[:limit] + f"... ({len(message):,} characters)"
 
 
 def check_references(config: dict) -> None:

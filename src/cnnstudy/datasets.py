@@ -1,13 +1,16 @@
 """The one dataset format every training job reads: uint8 NCHW tensors per split.
 
 A prepared dataset is a single ``data.pt`` holding ``classes``, per-split images and labels,
-and a sha256 of each split's bytes, so jobs load in well under a second and every run can
-record exactly which data it saw.
+a sha256 of each split's bytes and one of its class names and metadata, so jobs load in well
+under a second, every run records exactly which data it saw, and a changed byte anywhere is
+noticed (``torch.load`` does not check the archive's CRCs: a flipped bit once turned
+"airplane" into "airqlane" in every table, silently).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,14 @@ def split_digest(x, y, size=None) -> str:
     return h.hexdigest()
 
 
+LABELS_KEY = "classes and meta"  # the sha256 entry of the class names and metadata
+
+
+def labels_digest(classes, meta) -> str:
+    text = json.dumps({"classes": list(classes), "meta": meta}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None = None) -> dict:
     """Write the cache; ``splits`` maps split name to (uint8 NCHW images, int labels) or, for
     variable-resolution data, (images padded top-left to the largest size, labels, sizes)."""
@@ -42,6 +53,7 @@ def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None =
         if size:
             out["splits"][name]["size"] = torch.as_tensor(np.asarray(size[0]), dtype=torch.int64)
         out["sha256"][name] = split_digest(x, y, out["splits"][name].get("size"))
+    out["sha256"][LABELS_KEY] = labels_digest(out["classes"], out["meta"])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out
@@ -64,6 +76,10 @@ def load(path: str | Path, verify: bool = True) -> dict:
         for name, s in data["splits"].items():
             if split_digest(s["x"], s["y"], s.get("size")) != data["sha256"].get(name):
                 raise DatasetError(f"{path}: split {name!r} does not match its recorded sha256 (corrupted?); {rebuild}")
+        if labels_digest(data["classes"], data.get("meta", {})) != data["sha256"].get(LABELS_KEY):
+            raise DatasetError(
+                f"{path}: its class names or metadata do not match their recorded sha256 (corrupted?); {rebuild}"
+            )
     return data
 
 

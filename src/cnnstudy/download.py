@@ -4,10 +4,14 @@ Every remote file of the study goes through :func:`fetch`: a partial download ne
 under its final name (it is written to ``<dest>.part`` and renamed atomically once its
 checksum matches), a file already in place with the right checksum is not fetched again,
 and any failure names the file, the expected checksum and where a pre-downloaded copy goes.
+Nothing hangs: a download has an overall deadline and a minimum rate (a server trickling a
+byte a second never trips a per-read timeout), a body shorter than its Content-Length is
+retried from where it stopped, and a full disk is said to be one, with the space needed.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -18,6 +22,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from .hashing import CHUNK, file_digest
@@ -33,7 +39,43 @@ class DownloadError(RuntimeError):
 
 
 class UnsafeArchiveError(RuntimeError):
-    """An archive member would land outside the extraction folder."""
+    """An archive member would land outside the extraction folder, or it expands too far."""
+
+
+class DiskFull(DownloadError):
+    """No space left where a file is written: not retried, the partial file kept."""
+
+
+class TooSlow(OSError):
+    """The server sends slower than the minimum rate: retried (resuming), like a dropped link."""
+
+
+class ShortBody(OSError):
+    """The connection closed before Content-Length bytes arrived: retried, resuming."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How a download may go: per read (``timeout``), in all (``deadline``, seconds over every
+    attempt), the slowest average rate accepted over any ``window`` seconds, the attempts."""
+
+    timeout: float = 60.0
+    deadline: float = 12 * 3600
+    min_rate: float = 20_000  # bytes per second
+    window: float = 60.0
+    retries: int = 3
+    backoff: float = 2.0
+    progress_every: float = 10.0  # seconds between progress lines
+
+
+def disk_full(path: Path, needed: int | None, exc: OSError | None = None, then: str = "a partial download resumes"):
+    """The error for no space left where ``path`` is written: the space needed and free."""
+    free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+    need = f"{needed / 1e6:,.1f} MB more needed, " if needed else ""
+    return DiskFull(
+        f"the disk holding {path} is full{' (' + exc.strerror + ')' if exc else ''}: {need}{free / 1e6:,.1f} MB "
+        f"free. Free space (or point results/ elsewhere) and rerun; {then}"
+    )
 
 
 def parse_checksum(spec: dict) -> tuple[str, str]:
@@ -85,7 +127,65 @@ def _copy_from(src: Path, part: Path) -> None:
     shutil.copyfile(src, part)
 
 
-def _http_fetch(url: str, part: Path, timeout: float, log=print) -> None:
+@dataclass
+class Transfer:
+    """One attempt's bytes into ``part``: how many, of how many, since when, by the clock."""
+
+    part: Path
+    done: int
+    total: int | None
+    limits: Limits
+    deadline_at: float  # time.monotonic() by which the whole download must be done
+    log: object = print
+
+    def check(self, window: deque, now: float) -> None:
+        """Raise if past the deadline, or slower than the minimum rate over the last window."""
+        if now > self.deadline_at:
+            raise DownloadError(
+                f"{self.part}: not done by its deadline ({self.limits.deadline:.0f} s in all, config key "
+                f"download_deadline_minutes) after {self.done / 1e6:,.1f} MB; the partial file is kept and resumes"
+            )
+        while len(window) > 1 and now - window[1][0] >= self.limits.window:
+            window.popleft()
+        since, then = window[0]
+        if now - since >= self.limits.window and (self.done - then) / (now - since) < self.limits.min_rate:
+            rate = (self.done - then) / (now - since)
+            raise TooSlow(
+                f"{rate:,.0f} bytes/s over the last {now - since:.0f} s, below the minimum {self.limits.min_rate:,.0f} "
+                "(config key download_min_kb_per_second)"
+            )
+
+    def progress(self, start: float, now: float, first: int) -> str:
+        rate = (self.done - first) / max(now - start, 1e-9)
+        eta = f", ETA {(self.total - self.done) / rate:.0f} s" if self.total and rate > 0 else ""
+        of = f" of {self.total / 1e6:,.1f}" if self.total else ""
+        return f"{self.part.name}: {self.done / 1e6:,.1f}{of} MB at {rate / 1e6:.2f} MB/s{eta}"
+
+
+def _write_all(src, out, t: Transfer) -> None:
+    """Copy ``src`` (reading whatever has arrived) into ``out``, checking limits as it goes and
+    logging progress by time; a short body raises ShortBody."""
+    start = last = time.monotonic()
+    first, window = t.done, deque([(start, t.done)])
+    while block := (src.read1(CHUNK) if hasattr(src, "read1") else src.read(CHUNK)):
+        try:
+            out.write(block)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise disk_full(t.part, t.total and t.total - t.done, exc) from exc
+            raise
+        t.done += len(block)
+        now = time.monotonic()
+        window.append((now, t.done))
+        t.check(window, now)
+        if now - last >= t.limits.progress_every:
+            last = now
+            t.log(t.progress(start, now, first))
+    if t.total is not None and t.done < t.total:
+        raise ShortBody(f"the connection closed after {t.done:,} of {t.total:,} bytes (Content-Length)")
+
+
+def _http_fetch(url: str, part: Path, limits: Limits, deadline_at: float, log=print) -> None:
     """Stream ``url`` into ``part``, resuming with a Range request when a partial file exists.
 
     A partial file that cannot be resumed (the server answers 416, or its range does not
@@ -96,42 +196,30 @@ def _http_fetch(url: str, part: Path, timeout: float, log=print) -> None:
     if offset:
         req.add_header("Range", f"bytes={offset}-")
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
+        resp = urllib.request.urlopen(req, timeout=limits.timeout)
     except urllib.error.HTTPError as exc:
         if exc.code != 416 or not offset:
             raise
         log(f"{part}: the server cannot resume at byte {offset} (HTTP 416); restarting from zero")
         part.unlink()
-        return _http_fetch(url, part, timeout, log)
+        return _http_fetch(url, part, limits, deadline_at, log)
     with resp:
         status = getattr(resp, "status", 200)
         resumes = offset and status == 206 and (resp.headers.get("Content-Range") or "").startswith(f"bytes {offset}-")
         if offset and not resumes:
             log(f"{part}: the server sent the whole file (HTTP {status}); restarting from zero")
+        done = offset if resumes else 0
+        t = Transfer(part, done, _content_length(resp, done), limits, deadline_at, log)
+        if t.total and shutil.disk_usage(part.parent).free < t.total - done:
+            raise disk_full(part, t.total - done)
+        log(f"{url}: {'resuming at byte ' + str(done) if done else 'starting'}, {t.total or 'unknown'} bytes in all")
         with open(part, "ab" if resumes else "wb") as out:
-            _copy_with_progress(
-                resp, out, offset if resumes else 0, _content_length(resp, offset if resumes else 0), log
-            )
+            _write_all(resp, out, t)
 
 
 def _content_length(resp, offset: int) -> int | None:
     length = resp.headers.get("Content-Length")
     return int(length) + offset if length and length.isdigit() else None
-
-
-def _copy_with_progress(src, out, done: int, total: int | None, log, every: float = 10.0) -> None:
-    """Copy in chunks; log bytes, rate and ETA every ``every`` seconds (long files only)."""
-    start, last, first = time.time(), time.time(), done
-    for block in iter(lambda: src.read(CHUNK), b""):
-        out.write(block)
-        done += len(block)
-        now = time.time()
-        if now - last >= every:
-            last = now
-            rate = (done - first) / max(now - start, 1e-9)
-            eta = f", ETA {(total - done) / rate:.0f} s" if total and rate > 0 else ""
-            of = f" of {total / 1e6:.1f}" if total else ""
-            log(f"{out.name}: {done / 1e6:.1f}{of} MB at {rate / 1e6:.1f} MB/s{eta}")
 
 
 def _already_there(dest: Path, cache_dir: str | None, algorithm: str, expected: str, log) -> bool:
@@ -157,17 +245,16 @@ def fetch(
     dest: str | os.PathLike,
     checksum: dict | tuple[str, str],
     *,
-    retries: int = 3,
-    timeout: float = 60.0,
+    limits: Limits = Limits(),
     cache_dir: str | None = None,
-    backoff: float = 2.0,
     log=print,
 ) -> Path:
     """Download ``url`` to ``dest`` and verify it; return ``dest``.
 
     ``checksum`` is a config entry (``{"checksum": "sha256:..."}``) or a pair
     ``(algorithm, digest)``. A copy already at ``dest`` or in ``cache_dir`` with the right
-    checksum is used as it is (pre-staged data on clusters without internet).
+    checksum is used as it is (pre-staged data on clusters without internet). Dropped or
+    too-slow connections and short bodies are retried ``limits.retries`` times, resuming.
     """
     algorithm, expected = parse_checksum(checksum) if isinstance(checksum, dict) else checksum
     dest = Path(dest)
@@ -177,18 +264,20 @@ def fetch(
         return dest
     part = dest.with_name(dest.name + ".part")
     local = url_to_local_path(url)
-    errors = []
-    for attempt in range(1, retries + 1):
+    errors, deadline_at = [], time.monotonic() + limits.deadline
+    for attempt in range(1, limits.retries + 1):
         try:
             if local is not None:
                 _copy_from(local, part)
             else:
-                _http_fetch(url, part, timeout, log)
+                _http_fetch(url, part, limits, deadline_at, log)
         except (OSError, urllib.error.URLError) as exc:
+            if getattr(exc, "errno", None) == errno.ENOSPC:
+                raise disk_full(part, None, exc) from exc
             errors.append(f"attempt {attempt}: {exc}")
-            log(f"{url}: {exc}")
-            if attempt < retries:
-                time.sleep(backoff * attempt)
+            log(f"{url}: attempt {attempt} of {limits.retries}: {exc}")
+            if attempt < limits.retries:
+                time.sleep(limits.backoff * attempt)
             continue
         actual = _digest(part, algorithm, expected)
         if actual == expected:
@@ -203,7 +292,7 @@ def fetch(
             f"wrong; fix downloads.<name>.{algorithm} in the config or replace the file. " + _hint(dest, cache_dir)
         )
     raise DownloadError(
-        f"could not fetch {dest.name} from {url} after {retries} attempts "
+        f"could not fetch {dest.name} from {url} after {limits.retries} attempts "
         f"({'; '.join(errors)}); expected {algorithm} {expected}. " + _hint(dest, cache_dir)
     )
 
@@ -262,13 +351,14 @@ def _check_member(root: Path, name: str, is_link: bool, link_target: str | None)
     return target
 
 
-def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+def extract(archive: str | os.PathLike, dest: str | os.PathLike, limit_gb: float = float("inf")) -> Path:
     """Extract a zip or tar(.gz) archive into ``dest`` after checking every member.
 
-    Refuses absolute paths, ``..`` escapes and links before anything is written, reads a
+    Refuses absolute paths, ``..`` escapes, links, and members that add up to more than
+    ``limit_gb`` (an archive that expands a thousandfold) before anything is written; reads a
     compressed tar to its end (so gzip's CRC is checked; zip members are checked by their
     own CRC), and extracts into a temporary folder renamed into place, so ``dest`` is never
-    half-filled. A corrupt archive fails naming its path.
+    half-filled. A corrupt archive fails naming its path; a full disk is said to be one.
     """
     archive, dest = Path(archive), Path(dest)
     root_tmp = dest.with_name(dest.name + ".tmp")
@@ -277,11 +367,14 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     root = root_tmp.resolve()
     try:
         if zipfile.is_zipfile(archive):
-            _extract_zip(archive, root)
+            _extract_zip(archive, root, limit_gb)
         elif tarfile.is_tarfile(archive):
-            _extract_tar(archive, root)
+            _extract_tar(archive, root, limit_gb)
         else:
             raise UnsafeArchiveError(f"{archive} is neither a zip nor a tar archive")
+    except DiskFull:
+        shutil.rmtree(root_tmp, ignore_errors=True)
+        raise
     except (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
         shutil.rmtree(root_tmp, ignore_errors=True)
         raise DownloadError(
@@ -295,21 +388,46 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     return dest
 
 
-def _extract_zip(archive: Path, root: Path) -> None:
+def _check_expansion(archive: Path, total: int, limit_gb: float) -> None:
+    if total > limit_gb * 1e9:
+        raise UnsafeArchiveError(
+            f"{archive} would expand to {total / 1e9:,.1f} GB, past the limit of {limit_gb:g} GB (config key "
+            "extract_limit_gb; the study's largest archive, COCO train2014, is 13.5 GB): refused before anything "
+            "was written. Delete it and rerun, or raise the limit if the file is right"
+        )
+
+
+def _unpack(extractall, root: Path, total: int) -> None:
+    """Run ``extractall``; a full disk is said to be one, with the space the archive needs."""
+    try:
+        extractall()
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise disk_full(root, total, exc, then="the extraction starts over") from exc
+        raise
+
+
+def _extract_zip(archive: Path, root: Path, limit_gb: float) -> None:
+    """Extract; the members' declared sizes (zipfile reads no more than those) bound the expansion."""
     with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
+        infos = zf.infolist()
+        for info in infos:
             mode = (info.external_attr >> 16) & 0o170000
             _check_member(root, info.filename, mode == 0o120000, None)
-        zf.extractall(root)
+        total = sum(i.file_size for i in infos)
+        _check_expansion(archive, total, limit_gb)
+        _unpack(lambda: zf.extractall(root), root, total)
 
 
-def _extract_tar(archive: Path, root: Path) -> None:
+def _extract_tar(archive: Path, root: Path, limit_gb: float) -> None:
     with tarfile.open(archive) as tf:
         members = tf.getmembers()
         for m in members:
             _check_member(root, m.name, m.issym() or m.islnk(), m.linkname)
             if not (m.isfile() or m.isdir()):
                 raise UnsafeArchiveError(f"archive member {m.name!r} is not a file or folder")
-        tf.extractall(root, members=members, filter="data")
+        total = sum(m.size for m in members)
+        _check_expansion(archive, total, limit_gb)
+        _unpack(lambda: tf.extractall(root, members=members, filter="data"), root, total)
         while tf.fileobj.read(CHUNK):  # to the end of the stream: gzip checks its CRC there
             pass

@@ -166,6 +166,10 @@ def study_section(study: str, spec: dict, answers: pd.DataFrame, reported: pd.Da
         f"*Reproduces* {spec.get('source', '?')}. *Study key* ``{study}``: {len(runs)} runs over "
         f"{runs.seed.nunique()} seed(s), {diverged} diverged (left out of every mean)."
     )
+    if len(runs) and diverged == len(runs):
+        head.append(
+            "**Every run diverged**: no metric, interval or comparison exists; the curves show each run's history."
+        )
     parts = ["\n".join(head), ""]
     if len(answers):
         parts.append(list_table(answers_table(answers), "the config's questions, answered from the data"))

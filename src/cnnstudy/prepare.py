@@ -51,7 +51,13 @@ def prepare_mnist(spec: dict, files: dict):
     for part in ("train", "test"):
         xi, yi = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if xi.ndim != 3 or yi.ndim != 1 or len(xi) != len(yi):
-            raise PrepareError(f"MNIST {part}: images {xi.shape} and labels {yi.shape} do not match")
+            images, labels = files[f"{part}_images"], files[f"{part}_labels"]
+            names = " and ".join(f"downloads.{spec['files'][f'{part}_{k}']}" for k in ("images", "labels"))
+            raise PrepareError(
+                f"MNIST {part}: {images} holds {len(xi):,} images of shape {xi.shape[1:]} but {labels} holds "
+                f"{len(yi):,} labels: the two files come from different releases, or one is truncated. Check "
+                f"{names} in the config, delete both files and rerun to fetch them again"
+            )
     splits = carve_validation(
         arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64), spec["val_size"], spec["seed"]
     )

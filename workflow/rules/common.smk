@@ -14,12 +14,18 @@ os.environ.update(
 )
 
 from cnnstudy import config as study_config
-from cnnstudy import stage_files
+from cnnstudy import preflight, stage_files
 from cnnstudy.download import url_to_local_path
 
 min_version("9.0")
 
 
+# Each config file read again before anything else: duplicated keys and alias bombs fail
+# here, naming the key (Snakemake's YAML loader keeps the last duplicate; the validator would
+# hang on a bomb). Then the results folder must be writable.
+for configfile_path in workflow.configfiles:
+    preflight.check_config_file(configfile_path)
+preflight.check_writable(study_config.RESULTS)
 # The schema (with defaults) and the cross-references, in one place shared with the tests.
 study_config.validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 # Snakemake compares params as text: with every mapping's keys sorted, a config whose keys

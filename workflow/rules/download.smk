@@ -103,6 +103,8 @@ rule download:
         entry=lambda wc: config["downloads"][wc.download],
         cache=config["download_cache"],
         retries=config["download_retries"],
+        deadline_minutes=config["download_deadline_minutes"],
+        min_kb_per_second=config["download_min_kb_per_second"],
     script:
         "../scripts/download.py"
 
@@ -120,5 +122,6 @@ rule extract:
         "../../envs/data.yaml"
     params:
         entry=lambda wc: config["downloads"][wc.download],
+        limit_gb=config["extract_limit_gb"],
     script:
         "../scripts/extract.py"
