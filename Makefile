@@ -4,7 +4,7 @@ PYTHON ?= python3
 CORES  ?= 2
 BIN    := $(VENV)/bin
 
-.PHONY: demo test report lint clean-demo
+.PHONY: demo test report lint status demo-status
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ demo: $(BIN)/.installed
 ## test: unit and integration tests (CI runs exactly this)
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+## status: where the full study stands (run it in a second terminal; WATCH=10 refreshes)
+status: $(BIN)/.installed
+	$(BIN)/python -m cnnstudy status --configfile config/config.yaml $(if $(WATCH),--watch $(WATCH))
+
+## demo-status: the same for the demo, while make demo runs
+demo-status: $(BIN)/.installed
+	$(BIN)/python -m cnnstudy status --configfile config/config.yaml config/demo.yaml $(if $(WATCH),--watch $(WATCH))
 
 ## report: (re)build the report of the full study after it has run
 report: $(BIN)/.installed

@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cnnstudy import datasets
+from cnnstudy.board import Board, NoBoard
 from cnnstudy.devices import pick_device
 from cnnstudy.inputs import evaluate
 from cnnstudy.models import build_model
@@ -86,15 +87,25 @@ SETTINGS = {
 }
 
 
-# (eval_subset, precision, deterministic) of each timed variant of ours, labelled in LABELS
-OUR_VARIANTS = ((0, "fp32", True), (500, "fp32", True), (0, "bf16", True), (0, "fp32", False))
-LABELS = (
-    "ours, the reports' cadence",
-    "ours, + 500-image val subset per mark",
-    "ours, the reports' cadence, bf16",
-    "ours, the reports' cadence, non-deterministic",
-    "floor: bare fp32 training steps",
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One timed variant of ours: the reports' cadence unless it says otherwise."""
+
+    label: str
+    eval_subset: int = 0
+    precision: str = "fp32"
+    deterministic: bool = True
+    board: bool = False  # TensorBoard events written each epoch, as the pipeline does
+
+
+OUR_VARIANTS = (
+    Variant("ours, the reports' cadence"),
+    Variant("ours, + 500-image val subset per mark", eval_subset=500),
+    Variant("ours, the reports' cadence, bf16", precision="bf16"),
+    Variant("ours, the reports' cadence, non-deterministic", deterministic=False),
+    Variant("ours, the reports' cadence, + TensorBoard", board=True),
 )
+LABELS = (*(v.label for v in OUR_VARIANTS), "floor: bare fp32 training steps")
 EVAL_BATCH = {"cpu": 64, "cuda": 1024}  # cache-sized on a CPU; a GPU wants big batches
 
 
@@ -165,19 +176,21 @@ def reports_epoch(net, optimizer, loaders, k: int, device) -> float:
     return val_acc / len(val_loader)
 
 
-def run_config(s: Setting, variant: tuple, device: torch.device) -> RunConfig:
-    eval_subset, precision, deterministic = variant
+def run_config(s: Setting, v: Variant, device: torch.device) -> RunConfig:
     return RunConfig(study="benchmark", run=s.arch, seed=0, dataset=s.name, arch=s.arch, options={}, conv_impl="torch",
                      optimizer="adam", lr=1e-3, betas=s.betas, batch_size=s.batch_size, epochs=1, eval_every_steps=100,
-                     eval_subset=eval_subset, eval_batch_size=EVAL_BATCH.get(device.type, 64), device=device.type,
-                     deterministic=deterministic, precision=precision, weight_decay=0.0)  # fmt: skip
+                     eval_subset=v.eval_subset, eval_batch_size=EVAL_BATCH.get(device.type, 64), device=device.type,
+                     deterministic=v.deterministic, precision=v.precision, weight_decay=0.0)  # fmt: skip
 
 
-def our_epoch(trainer, data) -> None:
+def our_epoch(trainer, data, board, history) -> None:
+    """One epoch as train_run runs it: the loop, the validation, the one host sync, the board."""
     set_determinism(trainer.cfg.deterministic)  # process-wide: each loop sets its own
+    tick = time.perf_counter()
     stats = train_one_epoch(trainer, data)
     val = evaluate(trainer.model, trainer.norm, data.val, len(data.classes), trainer.bf16)
-    record_epoch(History(), 1, trainer, stats, val)  # the epoch's one host sync
+    record_epoch(history, 1, trainer, stats, val)  # the epoch's one host sync
+    board.update(history, trainer.step, trainer.cfg.lr, len(data.train_y) / (time.perf_counter() - tick))
 
 
 def ready_batches(trainer, data) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -235,10 +248,11 @@ def our_loops(s: Setting, folder: Path, device: torch.device) -> list:
     for variant in OUR_VARIANTS:
         cfg = run_config(s, variant, device)
         data = load_run_data(cfg, folder / "data.pt", device)
-        ours.append((build_trainer(cfg, data, device), data))
-    batches = ready_batches(*ours[0])
-    floor = ours[0][0]
-    return [partial(our_epoch, *pair) for pair in ours] + [partial(bare_epoch, floor, batches)]
+        history = History()  # the run's, growing epoch by epoch as in train_run
+        board = Board(folder / "board" / variant.label, history, 0) if variant.board else NoBoard()
+        ours.append(partial(our_epoch, build_trainer(cfg, data, device), data, board, history))
+    first = ours[0].args
+    return [*ours, partial(bare_epoch, first[0], ready_batches(first[0], first[1]))]
 
 
 def time_setting(s: Setting, rounds: int, work: Path, device: torch.device) -> list[tuple[float, ...]]:
@@ -310,6 +324,9 @@ def main():
                 ours = statistics.median(t[i] for t in timings)
                 ratio = statistics.median(t[0] / t[i] for t in timings)
                 print(f"  {label:{width}s} {ours:7.2f} s/epoch   {ratio:.2f}x faster")
+            plain, board = 1, 1 + [v.board for v in OUR_VARIANTS].index(True)
+            cost = statistics.median((t[board] - t[plain]) / t[plain] for t in timings)
+            print(f"  TensorBoard's cost: {100 * cost:+.1f} % of an epoch (median over rounds; noise is +- a few %)")
 
 
 if __name__ == "__main__":

@@ -78,3 +78,13 @@ def demo_report(demo_run) -> Path:
     (work / "report").mkdir(exist_ok=True)
     smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
     return work / "report" / "report.html"
+
+
+def board_scalars(folder) -> dict:
+    """Every scalar tag of a run's TensorBoard folder, read by TensorBoard's own reader, as
+    {tag: [(step, value)]} (events a resumed run purged are gone, as TensorBoard shows them)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}

@@ -1,5 +1,6 @@
 """The demo DAG end to end in a temporary directory, as a user runs it."""
 
+import json
 import os
 import re
 import shutil
@@ -11,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, demo_config, job_counts, smk
+from conftest import ROOT, SNAKEMAKE, board_scalars, demo_config, job_counts, smk
 
 from cnnstudy import config as cc
 from cnnstudy.architectures import ARCHITECTURES
@@ -153,7 +154,22 @@ def test_killed_training_job_resumes_and_matches_the_uninterrupted_run(demo_run)
     smk(work, target, "--cores", "1", "--configfile", "test.yaml")
     log = (work / "results" / "logs" / "train" / "coco5_nets" / "net1" / "seed0.log").read_text()
     assert "resumed from" in log
-    pd.testing.assert_frame_equal(reference, pd.read_csv(run / "metrics.csv"))  # same seed, same numbers
+    metrics = pd.read_csv(run / "metrics.csv")
+    pd.testing.assert_frame_equal(reference, metrics)  # same seed, same numbers
+    board = board_scalars(work / "results" / "tensorboard" / "coco5_nets" / "net1" / "seed0")
+    for scope, split in (("epoch", "val"), ("step", "train")):
+        steps = [s for s, _ in board[f"{scope}/{split}_loss"]]
+        expected = metrics[(metrics.scope == scope) & (metrics.split == split)].step.tolist()
+        assert steps == expected, (scope, split)  # strictly increasing, none duplicated, none missing
+
+
+def test_tensorboard_lists_every_run_of_the_demo_with_its_scalars(demo_run):
+    work, cfg = demo_run
+    for study, run, seed in cc.runs(cfg):
+        summary = json.loads((work / "results" / "runs" / study / run / f"seed{seed}" / "summary.json").read_text())
+        board = board_scalars(work / "results" / "tensorboard" / study / run / f"seed{seed}")
+        assert len(board["epoch/val_accuracy"]) == summary["epochs_run"], (study, run, seed)
+        assert "epoch/learning_rate" in board and any(t.startswith("grad_norm/") for t in board)
 
 
 def test_answers_name_the_metric_and_give_intervals_and_verdicts(demo_run):

@@ -23,6 +23,17 @@ def test_projection_covers_every_run_with_measured_rates_and_its_seeds():
     assert totals.loc["total", "seconds"] == pytest.approx(table.seconds.sum())
 
 
+def test_the_pipeline_projects_on_the_sizes_it_prepared(tmp_path):
+    demo = cc.load(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
+    demo["select"] = ["coco5_nets/net1"]
+    counts = tmp_path / "coco5_counts.csv"
+    counts.write_text("split,class,count\ntrain,cat,6\ntrain,dog,4\nval,cat,3\n")
+    sizes = projection.prepared_sizes({"coco5": counts})
+    assert sizes == {"coco5": (10, 3)}
+    row = projection.project(demo, budget=0.02, log=lambda m: None, sizes=sizes).iloc[0]
+    assert row.train_images == 10 and row.steps_per_seed == 6 * 3  # 10 images in batches of 4, 6 epochs
+
+
 def test_official_split_sizes_follow_the_config():
     full = cc.load(ROOT / "config" / "config.yaml")
     assert projection.split_sizes(full, "cifar10") == (45000, 5000)
@@ -43,7 +54,8 @@ def test_train_benchmark_times_every_loop_side_by_side():
     lines = re.findall(r"^  (.+?)\s+([\d.]+) s/epoch(?:\s+([\d.]+)x faster)?$", out, flags=re.M)
     labels = ["reports' loop", "ours, the reports' cadence", "ours, + 500-image val subset per mark",
               "ours, the reports' cadence, bf16", "ours, the reports' cadence, non-deterministic",
-              "floor: bare fp32 training steps"]  # fmt: skip
+              "ours, the reports' cadence, + TensorBoard", "floor: bare fp32 training steps"]  # fmt: skip
     assert [label for label, _, _ in lines] == labels * 2
     assert all(float(seconds) > 0 for _, seconds, _ in lines)
     assert all(float(ratio) > 0 for label, _, ratio in lines if label != "reports' loop")
+    assert len(re.findall(r"TensorBoard's cost: [+-][\d.]+ % of an epoch", out)) == 2

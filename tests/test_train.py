@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import board_scalars
 
 from cnnstudy import coco, datasets
 from cnnstudy.runconfig import RunConfig
@@ -448,3 +449,93 @@ def test_a_nondeterministic_op_fails_the_run_naming_itself_in_the_log(tmp_path, 
     assert "ERROR: put_ does not have a deterministic implementation" in log_file.read_text()
     s = run(tmp_path, "fast", data_file, epochs=1, deterministic=False)  # allowed when asked for
     assert s["status"] == "completed"
+
+
+def test_tensorboard_holds_the_rows_of_metrics_csv(tmp_path, data_file):
+    board = tmp_path / "tb"
+    train_run(cfg(epochs=2), data_file, tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt", log=print, board_dir=board)
+    scalars = board_scalars(board)
+    m = pd.read_csv(tmp_path / "a" / "metrics.csv")
+    for (scope, split), rows in m.groupby(["scope", "split"]):
+        for name in ("loss", "accuracy"):
+            steps, values = zip(*scalars[f"{scope}/{split}_{name}"])
+            assert list(steps) == rows.step.tolist() and values == pytest.approx(rows[name].tolist(), rel=1e-6)
+    g = pd.read_csv(tmp_path / "a" / "grad_norms.csv")
+    assert len([t for t in scalars if t.startswith("grad_norm/")]) == g.layer.nunique()
+    assert [s for s, _ in scalars["epoch/learning_rate"]] == m[m.scope == "epoch"].step.unique().tolist()
+    assert all(v > 0 for _, v in scalars["epoch/train_images_per_second"])
+
+
+def test_a_resumed_runs_tensorboard_steps_go_on_without_duplicates_or_gaps(tmp_path, data_file, monkeypatch):
+    """The process that wrote epochs 2 and 3 is lost after epoch 1's checkpoint (its events
+    stay on disk): the resumed run purges them and its curves match an uninterrupted run."""
+    from cnnstudy import checkpoint
+
+    real_save, saved = checkpoint.save, {}
+
+    def keep_epoch_one(path, state):
+        real_save(path, state)
+        if state["epoch"] == 1 and not state.get("progress"):
+            saved["bytes"] = path.read_bytes()
+
+    monkeypatch.setattr(checkpoint, "save", keep_epoch_one)
+    board, out, ckpt = tmp_path / "tb", tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt"
+    train_run(cfg(epochs=3), data_file, out, ckpt, log=print, board_dir=board)
+    first = board_scalars(board)
+    ckpt.write_bytes(saved["bytes"])  # back to the end of epoch 1, with epochs 2-3 already on the board
+    logs = []
+    train_run(cfg(epochs=3), data_file, out, ckpt, log=logs.append, board_dir=board)
+    assert any("resumed from" in m and "after epoch 1" in m for m in logs)
+    again = board_scalars(board)
+    for tag, points in again.items():
+        steps = [s for s, _ in points]
+        assert steps == sorted(set(steps)), (tag, steps)  # strictly increasing: nothing duplicated
+        assert steps == [s for s, _ in first[tag]], tag  # nothing missing
+    m = pd.read_csv(out / "metrics.csv")
+    assert [s for s, _ in again["epoch/val_accuracy"]] == m[(m.scope == "epoch") & (m.split == "val")].step.tolist()
+
+
+# every architecture of the factory at a small input it takes: (arch, options, input side)
+EVERY_ARCHITECTURE = [
+    ("net1", {}, 32), ("net2", {}, 32), ("net3", {}, 32), ("lenet", {"bn": True, "dropout": True}, 32),
+    ("vgg_cifar", {}, 32), ("alexnet_like", {}, 96), ("nin", {}, 32), ("mnist_cnn", {}, 28),
+    ("mnist_gp", {"global_pool": "mean"}, 32), ("resnet18_tl", {"train_bn": True}, 32),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("arch,options,side", EVERY_ARCHITECTURE, ids=[a for a, _, _ in EVERY_ARCHITECTURE])
+def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, arch, options, side, monkeypatch):
+    from cnnstudy import checkpoint, interpret
+
+    gen = np.random.default_rng(0)
+    channels = 1 if arch.startswith("mnist") else 3
+    x = gen.integers(0, 256, (48, channels, side, side), dtype=np.uint8)
+    y = (x.reshape(48, -1).mean(1) > 127.5).astype(np.int64)  # learnable: bright or dark
+    datasets.save(tmp_path / "d.pt", {"train": (x[:40], y[:40]), "val": (x[40:], y[40:])}, ["dark", "bright"])
+    kw = dict(arch=arch, run=arch, options=options, epochs=2, batch_size=8, eval_every_steps=2, betas=None,
+              optimizer="sgd", lr=0.01)  # fmt: skip
+    real_save, saved = checkpoint.save, {}
+
+    def keep_epoch_one(path, state):
+        real_save(path, state)
+        if state["epoch"] == 1 and not state.get("progress"):
+            saved["bytes"] = path.read_bytes()
+
+    monkeypatch.setattr(checkpoint, "save", keep_epoch_one)
+    out, ckpt = tmp_path / "run", tmp_path / "run" / "ckpt" / "last.pt"
+    first = train_run(cfg(**kw), tmp_path / "d.pt", out, ckpt, log=lambda m: None)
+    reference = pd.read_csv(out / "metrics.csv")
+    ckpt.write_bytes(saved["bytes"])
+    logs = []
+    again = train_run(cfg(**kw), tmp_path / "d.pt", out, ckpt, log=logs.append)
+    assert any("resumed from" in m and "after epoch 1" in m for m in logs), logs
+    pd.testing.assert_frame_equal(reference, pd.read_csv(out / "metrics.csv"))  # exactly where it left off
+    assert again["best_val_accuracy"] == first["best_val_accuracy"] and again["status"] == "completed"
+    a = interpret.analyse(cfg(**kw), tmp_path / "d.pt", out / "best_model.pt")
+    assert a["examples"] and all(torch.isfinite(e["cam"]).all() for e in a["examples"].values())
+
+
+def test_the_architecture_list_above_is_the_factorys():
+    from cnnstudy.architectures import ARCHITECTURES
+
+    assert {a for a, _, _ in EVERY_ARCHITECTURE} == set(ARCHITECTURES)

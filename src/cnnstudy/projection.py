@@ -84,13 +84,23 @@ def measure(cfg: RunConfig, shape: tuple, classes: int, device: torch.device, bu
     return Rates(steps, _timed(score, sync, budget / 2) * cfg.eval_batch_size)
 
 
-def project(config: dict, budget: float = 3.0, log=print) -> pd.DataFrame:
-    """One row per selected run of the config: measured rates and projected seconds (all its seeds)."""
+def prepared_sizes(count_tables: dict) -> dict:
+    """dataset -> (train, val) images, from the data cards' per-class counts of prepared datasets."""
+    sizes = {}
+    for dataset, path in count_tables.items():
+        counts = pd.read_csv(path).groupby("split")["count"].sum()
+        sizes[dataset] = (int(counts.get("train", 0)), int(counts.get("val", 0)))
+    return sizes
+
+
+def project(config: dict, budget: float = 3.0, log=print, sizes: dict | None = None) -> pd.DataFrame:
+    """One row per selected run of the config: measured rates and projected seconds (all its
+    seeds), on the prepared datasets' ``sizes`` where given, else the official ones (planning)."""
     device = pick_device(config["device"])
     rows, cache = [], {}
     for study, run in dict.fromkeys((s, r) for s, r, _ in study_config.runs(config)):
         dataset = config["studies"][study]["dataset"]
-        n_train, n_val = split_sizes(config, dataset)
+        n_train, n_val = (sizes or {}).get(dataset) or split_sizes(config, dataset)
         cfg = study_config.run_config(config, study, run, 0)
         shape = study_config.input_shape(config, study, run)
         key = (cfg.arch, str(cfg.options), shape, cfg.batch_size, cfg.optimizer, cfg.conv_impl, cfg.precision)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__, augment, checkpoint, code_digest, datasets, stage_files
+from .board import open_board
 from .devices import describe, pick_device, resolve_precision, set_tf32
 from .hashing import file_digest
 from .inputs import DeviceSplit, Evaluation, batch_plan, device_split, evaluate, input_pipeline, take_batch
@@ -462,14 +463,15 @@ class Stopped(SystemExit):
     """The run checkpointed mid-epoch on SIGTERM and exits (code 143, as killed by SIGTERM)."""
 
 
-def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print) -> dict:
+def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *, board_dir=None) -> dict:
     """Train one (study, run, seed); write its outputs to ``out_dir``; return its summary.
 
     Outputs: ``metrics.csv`` (tidy: scope, epoch, step, split, images, loss, accuracy),
     ``grad_norms.csv``, ``confusion.csv`` (best epoch: train, val, and test where there is
-    one), ``best_model.pt`` and ``summary.json``. ``checkpoint_path`` holds the last finished
-    epoch, or the position within an epoch where SIGTERM stopped the run; a rerun resumes from
-    it only with the same settings, code, data and weights.
+    one), ``best_model.pt`` and ``summary.json``; TensorBoard events in ``board_dir`` (None:
+    none). ``checkpoint_path`` holds the last finished epoch, or the position within an epoch
+    where SIGTERM stopped the run; a rerun resumes from it only with the same settings, code,
+    data, weights, device and precision.
     """
     t0 = time.time()
     seed_everything(cfg.seed, cfg.deterministic)
@@ -481,10 +483,11 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print) ->
         f"{t.precision}, TF32 {'on' if t.tf32 else 'off'}, deterministic {cfg.deterministic}")  # fmt: skip
     run = RunState(Path(checkpoint_path), resume_key(cfg, data, t))
     run.resume(t, device, log)
-    with stop_on_sigterm() as t.stop:
-        status = _fit(t, data, run, log)
-    outcome = RunOutcome(cfg, data, t, run, status, time.time() - t0)
-    return write_outputs(outcome, Path(out_dir), log)
+    with stop_on_sigterm() as t.stop, open_board(board_dir, run.history, t.step) as board:
+        status = _fit(t, data, run, log, board)
+        summary = write_outputs(RunOutcome(cfg, data, t, run, status, time.time() - t0), Path(out_dir), log)
+        board.finish(cfg, summary)
+    return summary
 
 
 @dataclass
@@ -517,8 +520,8 @@ class RunState:
         checkpoint.save(self.path, {**state, "progress": progress.to_state() if progress else None})
 
 
-def _fit(t: Trainer, data: RunData, run: RunState, log) -> str:
-    """The epochs from where the run stands; returns its status."""
+def _fit(t: Trainer, data: RunData, run: RunState, log, board) -> str:
+    """The epochs from where the run stands, each one's rows also on its board; returns its status."""
     cfg, seconds = t.cfg, run.epoch_seconds
     device = data.train_x.device
     log(f"{cfg.study}/{cfg.run}/seed{cfg.seed}: epochs {run.next_epoch}-{cfg.epochs} on {device}")
@@ -530,12 +533,14 @@ def _fit(t: Trainer, data: RunData, run: RunState, log) -> str:
             run.save(epoch - 1, t, stats)
             log(f"SIGTERM in epoch {epoch}: checkpointed at batch {stats.next_batch} in {run.path}; exiting")
             raise Stopped(128 + signal.SIGTERM)
+        lr = t.optimizer.param_groups[0]["lr"]  # the epoch's, before the scheduler moves it
         if t.scheduler is not None:
             t.scheduler.step()
         val = evaluate(t.model, t.norm, data.val, len(data.classes), t.bf16)
         result = record_epoch(run.history, epoch, t, stats, val)
         seconds.append(time.time() - tick)
         log(_progress(cfg, epoch, t.step, result, seconds))
+        board.update(run.history, t.step, lr, len(data.train_y) / seconds[-1])
         if not result.finite():
             log(f"diverged at epoch {epoch}: non-finite loss; recording the history so far and stopping")
             return "diverged"

@@ -4,6 +4,7 @@
 rule grid_projection:
     """Steps per second of every run's model, input and batch, times its steps and seeds."""
     input:
+        counts=[f"{RESULTS}/tables/datasets/{d}_counts.csv" for d in DATASETS],
         code=code_of("performance"),
     output:
         table=f"{RESULTS}/performance/projection.csv",
@@ -30,6 +31,7 @@ rule grid_projection:
         runtime=train_resources("runtime"),
     params:
         budget=config["performance"]["measure_seconds"],
+        datasets=DATASETS,
         # the runs' settings their time depends on: an edit of those reruns the projection
         runs=lambda wc: projection_settings(),
     script:

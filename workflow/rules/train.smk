@@ -29,7 +29,8 @@ rule train:
     params:
         run=run_params,
         weights_checksums=pretrained_checksums,
-        # not an output: Snakemake would delete it when a killed job is rerun
+        # not outputs: Snakemake would delete them when a killed job is rerun
         checkpoint=f"{RESULTS}/checkpoints/{{study}}/{{model}}/seed{{seed}}/last.pt",
+        board=f"{RESULTS}/tensorboard/{{study}}/{{model}}/seed{{seed}}",
     script:
         "../scripts/train.py"

@@ -17,4 +17,6 @@ with script_log(snakemake.log[0]) as log:
         Path(snakemake.output.summary).parent,
         snakemake.params.checkpoint,
         log=log,
+        # a config read, not a param: turning TensorBoard on or off retrains nothing
+        board_dir=snakemake.params.board if snakemake.config["tensorboard"] else None,
     )

@@ -1,0 +1,99 @@
+"""Commands of the cnnstudy package: ``python -m cnnstudy status --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import config as study_config
+from . import status
+
+COLOURS = {"done": "green", "training": "cyan", "waiting": "white", "stopped": "yellow", "stalled": "yellow",
+           "diverged": "magenta", "failed": "bold red"}  # fmt: skip
+
+
+def _study_table(rows):
+    from rich.table import Table
+
+    table = Table(title="per study", title_justify="left")
+    for column in ("study", "runs", *status.STATES, "time left"):
+        table.add_column(column, justify="left" if column == "study" else "right")
+    for study, t in status.totals(rows).items():
+        left = status.duration(t["seconds_left"]) + (f" (+{t['unknown']} unknown)" if t["unknown"] else "")
+        cells = [str(t[state] or "") for state in status.STATES]
+        table.add_row(study or "[bold]all[/bold]", str(t["runs"]), *cells, left, end_section=study is None)
+    return table
+
+
+def _run_table(rows, everything: bool):
+    from rich.table import Table
+
+    table = Table(title="runs" if everything else "runs not done", title_justify="left")
+    for column in ("study / run / seed", "state", "epoch", "val acc", "time left", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        if not everything and r.state in ("done", "waiting"):
+            continue
+        epoch = f"{r.epoch or 0}/{r.epochs}" if r.epochs else ""
+        acc = f"{r.val_accuracy:.3f}" if r.val_accuracy is not None else ""
+        left = status.duration(r.seconds_left) if r.seconds_left is not None else ""
+        state = f"[{COLOURS[r.state]}]{r.state}[/]"
+        table.add_row(f"{r.study} / {r.run} / seed{r.seed}", state, epoch, acc, left, r.detail)
+    return table
+
+
+def render(rows, everything: bool = False):
+    """The status as one renderable: the line that answers first, then the two tables."""
+    from rich.console import Group
+    from rich.text import Text
+
+    t = status.totals(rows)[None]
+    states = ", ".join(f"{t[s]} {s}" for s in status.STATES if t[s])
+    head = Text.from_markup(
+        f"[bold]{t['runs']} runs[/bold]: {states}. Time left: [bold]{status.duration(t['seconds_left'])}[/bold] of "
+        "compute (the sum over runs: jobs that run at once divide it)"
+        + (f"; {t['unknown']} runs have no estimate yet" if t["unknown"] else "")
+        + f". {time.strftime('%H:%M:%S')}"
+    )
+    return Group(head, _study_table(rows), _run_table(rows, everything))
+
+
+def status_main(argv) -> int:
+    ap = argparse.ArgumentParser(prog="python -m cnnstudy status", description=status.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
+                    help="the configs the pipeline runs, in order: config/config.yaml config/demo.yaml")  # fmt: skip
+    ap.add_argument("--results", default=study_config.RESULTS, help="the results folder (default: results)")
+    ap.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS", help="refresh every SECONDS")
+    ap.add_argument("--all", action="store_true", help="list every run, the finished and waiting ones too")
+    args = ap.parse_args(argv)
+    from rich.console import Console
+    from rich.live import Live
+
+    config = study_config.load(*args.configfile)
+    rows = status.collect(config, args.results)
+    if args.watch is None:
+        Console().print(render(rows, args.all))
+    else:
+        with Live(render(rows, args.all), auto_refresh=False) as live:
+            try:
+                while True:
+                    time.sleep(args.watch)
+                    rows = status.collect(config, args.results)
+                    live.update(render(rows, args.all), refresh=True)
+            except KeyboardInterrupt:
+                pass
+    return 1 if any(r.state == "failed" for r in rows) else 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] != "status":
+        print("usage: python -m cnnstudy status [--configfile FILE ...] [--watch [SECONDS]] [--all]", file=sys.stderr)
+        return 2
+    return status_main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
