@@ -466,9 +466,10 @@ def test_tensorboard_holds_the_rows_of_metrics_csv(tmp_path, data_file):
     assert all(v > 0 for _, v in scalars["epoch/train_images_per_second"])
 
 
-def test_a_resumed_runs_tensorboard_steps_go_on_without_duplicates_or_gaps(tmp_path, data_file, monkeypatch):
-    """The process that wrote epochs 2 and 3 is lost after epoch 1's checkpoint (its events
-    stay on disk): the resumed run purges them and its curves match an uninterrupted run."""
+@pytest.fixture
+def epoch_one_checkpoint(monkeypatch) -> dict:
+    """The bytes of a run's checkpoint after its first epoch (key "bytes"), kept as it is written:
+    writing them back rolls the run back there, as if the process had been lost after it."""
     from cnnstudy import checkpoint
 
     real_save, saved = checkpoint.save, {}
@@ -479,6 +480,13 @@ def test_a_resumed_runs_tensorboard_steps_go_on_without_duplicates_or_gaps(tmp_p
             saved["bytes"] = path.read_bytes()
 
     monkeypatch.setattr(checkpoint, "save", keep_epoch_one)
+    return saved
+
+
+def test_a_resumed_runs_tensorboard_steps_go_on_without_duplicates_or_gaps(tmp_path, data_file, epoch_one_checkpoint):
+    """The process that wrote epochs 2 and 3 is lost after epoch 1's checkpoint (its events
+    stay on disk): the resumed run purges them and its curves match an uninterrupted run."""
+    saved = epoch_one_checkpoint
     board, out, ckpt = tmp_path / "tb", tmp_path / "a", tmp_path / "a" / "ckpt" / "last.pt"
     train_run(cfg(epochs=3), data_file, out, ckpt, log=print, board_dir=board)
     first = board_scalars(board)
@@ -504,8 +512,9 @@ EVERY_ARCHITECTURE = [
 
 
 @pytest.mark.parametrize("arch,options,side", EVERY_ARCHITECTURE, ids=[a for a, _, _ in EVERY_ARCHITECTURE])
-def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, arch, options, side, monkeypatch):
-    from cnnstudy import checkpoint, interpret
+def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, arch, options, side,
+                                                                     epoch_one_checkpoint):  # fmt: skip
+    from cnnstudy import interpret
 
     gen = np.random.default_rng(0)
     channels = 1 if arch.startswith("mnist") else 3
@@ -514,14 +523,7 @@ def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, 
     datasets.save(tmp_path / "d.pt", {"train": (x[:40], y[:40]), "val": (x[40:], y[40:])}, ["dark", "bright"])
     kw = dict(arch=arch, run=arch, options=options, epochs=2, batch_size=8, eval_every_steps=2, betas=None,
               optimizer="sgd", lr=0.01)  # fmt: skip
-    real_save, saved = checkpoint.save, {}
-
-    def keep_epoch_one(path, state):
-        real_save(path, state)
-        if state["epoch"] == 1 and not state.get("progress"):
-            saved["bytes"] = path.read_bytes()
-
-    monkeypatch.setattr(checkpoint, "save", keep_epoch_one)
+    saved = epoch_one_checkpoint
     out, ckpt = tmp_path / "run", tmp_path / "run" / "ckpt" / "last.pt"
     first = train_run(cfg(**kw), tmp_path / "d.pt", out, ckpt, log=lambda m: None)
     reference = pd.read_csv(out / "metrics.csv")
