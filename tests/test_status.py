@@ -113,4 +113,4 @@ def test_status_follows_a_real_run_from_training_to_done(tmp_path):
     assert run.wait(timeout=600) == 0
     assert "1 training" in seen and "coco5_nets / net1 / seed0" in seen, seen  # an epoch of 40, its time left
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert done.returncode == 0 and "1 runs: 1 done. Time left: 0m00s" in done.stdout, done.stdout
+    assert done.returncode == 0 and "1 runs: 1 done. Time left: 0s" in done.stdout, done.stdout

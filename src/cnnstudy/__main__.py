@@ -20,7 +20,7 @@ def _study_table(rows):
     for column in ("study", "runs", *status.STATES, "time left"):
         table.add_column(column, justify="left" if column == "study" else "right")
     for study, t in status.totals(rows).items():
-        left = status.duration(t["seconds_left"]) + (f" (+{t['unknown']} unknown)" if t["unknown"] else "")
+        left = status.duration(t["seconds_left"]) + (f" +{t['unknown']}?" if t["unknown"] else "")
         cells = [str(t[state] or "") for state in status.STATES]
         table.add_row(study or "[bold]all[/bold]", str(t["runs"]), *cells, left, end_section=study is None)
     return table
@@ -53,7 +53,7 @@ def render(rows, everything: bool = False):
     head = Text.from_markup(
         f"[bold]{t['runs']} runs[/bold]: {states}. Time left: [bold]{status.duration(t['seconds_left'])}[/bold] of "
         "compute (the sum over runs: jobs that run at once divide it)"
-        + (f"; {t['unknown']} runs have no estimate yet" if t["unknown"] else "")
+        + (f"; {t['unknown']} runs have no estimate yet (+N? below)" if t["unknown"] else "")
         + f". {time.strftime('%H:%M:%S')}"
     )
     return Group(head, _study_table(rows), _run_table(rows, everything))

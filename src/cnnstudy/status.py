@@ -151,6 +151,7 @@ def totals(rows: list[RunStatus]) -> dict:
 
 
 def duration(seconds: float) -> str:
+    """8s, 3m20s, 1h05m."""
     seconds = int(round(seconds))
     h, m = divmod(seconds // 60, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{seconds % 60:02d}s"
+    return f"{h}h{m:02d}m" if h else f"{m}m{seconds % 60:02d}s" if m else f"{seconds}s"
