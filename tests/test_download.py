@@ -123,10 +123,15 @@ def test_checksum_entry_is_one_algorithm_and_digest(tmp_path, source, entry):
 
 @pytest.fixture
 def http_server(tmp_path):
+    yield from serve(tmp_path, http.server.SimpleHTTPRequestHandler)
+
+
+def serve(tmp_path, handler):
+    """A local HTTP server of ``handler`` on 127.0.0.1 serving ``tmp_path/www``: (root, base URL)."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    server.daemon_threads = True  # a handler still trickling bytes does not hold the shutdown
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -265,12 +270,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def range_server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    yield from serve(tmp_path, RangeHandler)
 
 
 def test_partial_download_resumes_and_an_unresumable_part_restarts_from_zero(tmp_path, range_server):
@@ -320,14 +320,8 @@ class HostileHandler(RangeHandler):
 
 @pytest.fixture
 def hostile_server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
     HostileHandler.cut = set()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(HostileHandler, directory=str(root)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    yield from serve(tmp_path, HostileHandler)
 
 
 def test_a_trickling_server_is_dropped_for_its_rate_logging_progress_by_time(tmp_path, hostile_server):
