@@ -32,7 +32,6 @@ METHOD = (
     "interval of one run of ours. Inconclusive differences say how many seeds would resolve them at 80 % power."
 )
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run")
-TEST_KINDS = ("difference", "order", "best", "hardest_classes", "gradient_ratio")
 
 
 @dataclass(frozen=True)
