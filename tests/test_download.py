@@ -290,7 +290,8 @@ def test_partial_download_resumes_and_an_unresumable_part_restarts_from_zero(tmp
 
 
 class HostileHandler(RangeHandler):
-    """/slow/<file>: one byte every 0.1 s; /short/<file>: the first answer stops halfway through
+    """/headers/<file>: a status line and headers trickled a byte a second; /slow/<file>: one byte
+    of body every 0.1 s; /short/<file>: the first answer stops halfway through
     its declared Content-Length, later ones (Range requests) are honest."""
 
     cut = set()
@@ -298,7 +299,12 @@ class HostileHandler(RangeHandler):
     def do_GET(self):
         kind, _, name = self.path.lstrip("/").partition("/")
         data = (Path(self.directory) / name).read_bytes()
-        if kind == "slow":
+        if kind == "headers":  # the status line and headers, one byte a second, never a body
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nX-Pad: " + b"a" * 100_000:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1.0)
+        elif kind == "slow":
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -347,6 +353,29 @@ def test_a_download_past_its_deadline_fails_saying_so(tmp_path, hostile_server):
         fetch(f"{base}/slow/d.bin", tmp_path / "d.bin", {"checksum": "sha256:" + "0" * 64}, limits=limits,
               log=lambda m: None)  # fmt: skip
     assert (tmp_path / "d.bin.part").exists()
+
+
+def test_headers_trickled_a_byte_a_second_fail_within_the_deadline(tmp_path, hostile_server):
+    """A per-read timeout never fires while bytes keep coming, and the rate checks see only the
+    body: the deadline is wall time from connect to the last byte, over every attempt."""
+    root, base = hostile_server
+    (root / "h.bin").write_bytes(b"z")
+    limits = Limits(retries=3, backoff=0.1, deadline=3, timeout=60)
+    tick = time.monotonic()
+    with pytest.raises(DownloadError, match=r"h.bin.part: not done by its deadline \(3 s in all"):
+        fetch(f"{base}/headers/h.bin", tmp_path / "h.bin", {"checksum": "sha256:" + "0" * 64}, limits=limits,
+              log=lambda m: None)  # fmt: skip
+    assert time.monotonic() - tick < 3 + 2
+
+
+def test_no_retry_starts_after_the_deadline(tmp_path):
+    """A dead link fails fast, but the wait before the next attempt would pass the deadline."""
+    limits = Limits(retries=5, backoff=10, deadline=1)
+    tick = time.monotonic()
+    with pytest.raises(DownloadError, match="not done by its deadline"):
+        fetch("http://127.0.0.1:9/none.bin", tmp_path / "n.bin", {"checksum": "sha256:" + "0" * 64},
+              limits=limits, log=lambda m: None)  # fmt: skip
+    assert time.monotonic() - tick < 3
 
 
 def test_a_body_shorter_than_its_content_length_is_retried_and_resumed_not_blamed_on_the_checksum(

@@ -332,9 +332,11 @@ def test_bf16_autocast_is_a_recorded_setting_and_still_learns(tmp_path, data_fil
     assert run(tmp_path, "fp32", data_file, epochs=1)["precision"] == "fp32"  # auto on CPU
 
 
-def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path):
-    """SLURM preempts or times out a job with SIGTERM: the run saves where it stands inside
-    the epoch and exits 143; its rerun finishes that epoch and matches an uninterrupted run."""
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path, stop):
+    """SLURM preempts or times out a job with SIGTERM, Ctrl-C sends SIGINT: the run saves where
+    it stands inside the epoch and exits 143 (130); its rerun finishes that epoch and matches an
+    uninterrupted run."""
     gen = np.random.default_rng(0)  # long epochs of tiny steps: the signal lands inside the first one
     x = gen.integers(0, 256, (3000, 1, 8, 8), dtype=np.uint8)
     y = (x[:, 0, :4].mean(axis=(1, 2)) > 127).astype(np.int64) + 2 * (x[:, 0, 4:].mean(axis=(1, 2)) > 127)
@@ -348,10 +350,10 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path):
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert any("epochs 1-2" in proc.stdout.readline() for _ in range(2))  # after the device line: training
     time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop)
     printed = proc.communicate(timeout=300)[0]
-    assert proc.returncode == 143, printed
-    assert "SIGTERM in epoch 1: checkpointed at batch" in printed, printed
+    assert proc.returncode == 128 + stop, printed
+    assert f"{stop.name} in epoch 1: checkpointed at batch" in printed, printed
     logs = []
     train_run(cfg(**kw), data_file, out, ckpt, log=logs.append)
     assert any(m.startswith("resumed") and "in epoch 1 at batch" in m for m in logs), logs

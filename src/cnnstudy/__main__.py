@@ -1,4 +1,4 @@
-"""Commands of the cnnstudy package: ``python -m cnnstudy status --help``."""
+"""Commands of the cnnstudy package: ``python -m cnnstudy status --help``, ``... check --help``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 
 from . import config as study_config
 from . import status
+from .preflight import PreflightError
 
 COLOURS = {"done": "green", "training": "cyan", "waiting": "white", "stopped": "yellow", "stalled": "yellow",
            "diverged": "magenta", "failed": "bold red"}  # fmt: skip
@@ -59,6 +60,15 @@ def render(rows, everything: bool = False):
     return Group(head, _study_table(rows), _run_table(rows, everything))
 
 
+def _load_or_say(prog: str, paths) -> dict | None:
+    """The config through the pipeline's one loader, or None after saying why on stderr."""
+    try:
+        return study_config.load(*paths)
+    except (study_config.ConfigError, PreflightError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+
+
 def status_main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m cnnstudy status", description=status.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -71,7 +81,9 @@ def status_main(argv) -> int:
     from rich.console import Console
     from rich.live import Live
 
-    config = study_config.load(*args.configfile)
+    config = _load_or_say("python -m cnnstudy status", args.configfile)
+    if config is None:
+        return 2
     rows = status.collect(config, args.results)
     if args.watch is None:
         Console().print(render(rows, args.all))
@@ -87,12 +99,33 @@ def status_main(argv) -> int:
     return 1 if any(r.state == "failed" for r in rows) else 0
 
 
+def check_main(argv) -> int:
+    """The config checked as the pipeline loads it, naming the file, line or key at fault
+    (Snakemake's own loader says only "Config file is not valid JSON or YAML")."""
+    ap = argparse.ArgumentParser(prog="python -m cnnstudy check", description=check_main.__doc__)
+    ap.add_argument("--configfile", nargs="+", default=["config/config.yaml"], help="the configs, in order")
+    args = ap.parse_args(argv)
+    config = _load_or_say("python -m cnnstudy check", args.configfile)
+    if config is None:
+        return 2
+    runs, claims = study_config.runs(config), study_config.all_claims(config)
+    print(f"{' + '.join(args.configfile)}: valid; {len(runs)} training jobs selected, {len(claims)} claims")
+    return 0
+
+
+COMMANDS = {"status": status_main, "check": check_main}
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] != "status":
-        print("usage: python -m cnnstudy status [--configfile FILE ...] [--watch [SECONDS]] [--all]", file=sys.stderr)
+    if not argv or argv[0] not in COMMANDS:
+        print(
+            "usage: python -m cnnstudy status [--configfile FILE ...] [--watch [SECONDS]] [--all]\n"
+            "       python -m cnnstudy check [--configfile FILE ...]",
+            file=sys.stderr,
+        )
         return 2
-    return status_main(argv[1:])
+    return COMMANDS[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

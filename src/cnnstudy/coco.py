@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+
+from .formats import FormatError, open_rgb
 
 
 class SubsetError(ValueError):
@@ -94,10 +96,20 @@ def select_images(coco, classes: list[str], train_per_class: int, val_per_class:
 
 
 def _open_rgb(path: Path, size: int) -> np.ndarray:
-    with Image.open(path) as im:
-        im.load()
-        # Grayscale (and CMYK, palette) images exist in COCO: force three channels.
-        return np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
+    # Grayscale (and CMYK, palette) images exist in COCO: open_rgb forces three channels.
+    return np.asarray(open_rgb(path).resize((size, size), Image.BILINEAR))
+
+
+def image_path(image_dir: Path, file_name: str, annotation_file) -> Path:
+    """``image_dir / file_name``, where ``file_name`` must name a file inside ``image_dir``:
+    an absolute name or one with ``..`` would read any file of the machine."""
+    name = PurePosixPath(str(file_name).replace("\\", "/"))
+    if name.is_absolute() or ".." in name.parts or not name.parts or Path(str(file_name)).is_absolute():
+        raise SubsetError(
+            f"{annotation_file}: image file_name {file_name!r} is not a plain name inside the image folder "
+            "(absolute, or with '..'); the annotation file is not COCO's: check its source and checksum"
+        )
+    return image_dir / name
 
 
 def build_subset(
@@ -120,11 +132,12 @@ def build_subset(
     coco = load_coco(annotation_file)
     df = select_images(coco, classes, train_per_class, val_per_class, seed)
     pixels, bad = [], []
-    for img_id, fname in zip(df.image_id, df.file_name):
+    sources = [image_path(image_dir, fname, annotation_file) for fname in df.file_name]
+    for img_id, path in zip(df.image_id, sources):
         try:
-            pixels.append(_open_rgb(image_dir / fname, size))
-        except (OSError, ValueError) as exc:
-            bad.append(f"{img_id} ({fname}: {type(exc).__name__})")
+            pixels.append(_open_rgb(path, size))
+        except FormatError as exc:
+            bad.append(f"{img_id} ({exc})")
     if bad:
         raise SubsetError(
             f"{len(bad)} selected COCO image(s) are missing or unreadable under {image_dir}: "

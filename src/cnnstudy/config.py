@@ -8,12 +8,15 @@ cross-references a schema cannot express (a study naming an unknown dataset, ...
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from . import preflight
 from .architectures import ARCHITECTURES, ModelConfigError, resolve_options
 from .class_names import class_names
 from .conv_cases import case_names
@@ -47,12 +50,46 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
         yield from validator_cls.VALIDATORS["properties"](validator, properties, instance, schema)
 
     filling = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
-    errors = sorted(filling(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    _check_claim_places(config)
+    errors = _specific(sorted(filling(schema).iter_errors(config), key=lambda e: list(e.absolute_path)))
     if errors:
         lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '<top>'}: {_bounded(e.message)}" for e in errors[:10]]
         raise ConfigError("config does not match workflow/schemas/config.schema.yaml:\n" + "\n".join(lines))
     check_references(config)
     return config
+
+
+def _specific(errors: list) -> list:
+    """The errors that say what is wrong: an ``unevaluatedProperties`` error ("'run', 'value'
+    were unexpected") only echoes a failed branch whose own error is listed too."""
+    paths = [tuple(e.absolute_path) for e in errors if e.validator != "unevaluatedProperties"]
+    return [
+        e
+        for e in errors
+        if e.validator != "unevaluatedProperties"
+        or not any(p[: len(e.absolute_path)] == tuple(e.absolute_path) for p in paths)
+    ]
+
+
+CONV_KINDS = ("conv_cases", "conv_error")  # claims about the hand-written convolutions, under conv_tests
+
+
+def _check_claim_places(config: dict) -> None:
+    """A convolution claim under a study, or a study claim under conv_tests, said plainly (the
+    schema alone can only say "False schema does not allow")."""
+    for sname, study in (config.get("studies") or {}).items():
+        for i, c in enumerate((study or {}).get("claims") or []):
+            if isinstance(c, dict) and c.get("kind") in CONV_KINDS:
+                raise ConfigError(
+                    f"studies/{sname}/claims/{i} ({c.get('id')}): kind {c['kind']!r} is a claim about the hand-written "
+                    "convolutions, judged on the gate's table; move it under conv_tests/claims and give it a report"
+                )
+    for i, c in enumerate(((config.get("conv_tests") or {}).get("claims")) or []):
+        if isinstance(c, dict) and "kind" in c and c["kind"] not in CONV_KINDS:
+            raise ConfigError(
+                f"conv_tests/claims/{i} ({c.get('id')}): kind {c['kind']!r} is judged from a study's runs; move it "
+                f"under the claims of the study it is about (conv_tests/claims take only {list(CONV_KINDS)})"
+            )
 
 
 def _bounded(message: str, limit: int = 300) -> str:
@@ -210,11 +247,44 @@ def _check_study_claim(config: dict, claim: Claim) -> None:
     for run in claim_runs(claim):
         if run not in study["runs"]:
             raise ConfigError(f"{claim.where} names run {run!r}, not one of the study's runs {sorted(study['runs'])}")
+    _check_claim_means_something(claim)
     if claim.kind == "hardest_classes":
         known = class_names(config["datasets"], study["dataset"])
         unknown = sorted(set(claim.spec["classes"]) - set(known))
         if unknown:
             raise ConfigError(f"{claim.where}/classes: {unknown} not among dataset {study['dataset']!r}'s {known}")
+
+
+def texts_digest(value) -> str:
+    """sha256 of the free text a rule reads from the config (quotes, titles, questions): its
+    param, so an edit reruns the rule, while the text never enters params (Snakemake embeds a
+    report job's params unescaped in the report's ``<script>`` block); the job reads the text
+    from the config."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def comparisons_of(config: dict) -> dict:
+    """Per selected study, the config's questions (pairs of runs)."""
+    return {s: {"comparisons": config["studies"][s].get("comparisons", [])} for s in selected_studies(config)}
+
+
+def page_texts(config: dict) -> dict:
+    """The front page's texts: each selected study's title, source and report, the reports."""
+    keys = ("title", "source", "report")
+    studies = {s: {k: config["studies"][s].get(k, "") for k in keys} for s in selected_studies(config)}
+    return {"studies": studies, "reports": config["reports"]}
+
+
+def _check_claim_means_something(claim: Claim) -> None:
+    """A claim that compares a run with itself, or gives a range upside down, says nothing."""
+    s = claim.spec
+    if claim.kind in ("difference", "gradient_ratio") and s["a"] == s["b"]:
+        raise ConfigError(f"{claim.where}: a and b are both {s['a']!r}: the claim compares it with itself")
+    if claim.kind == "best" and s["run"] in s["among"]:
+        raise ConfigError(f"{claim.where}/among holds {s['run']!r} itself: list only the runs it beats")
+    value = s.get("value")
+    if claim.kind == "number" and isinstance(value, list) and value[0] > value[1]:
+        raise ConfigError(f"{claim.where}/value: the range {value} is upside down; write it [low, high]")
 
 
 def download_path(config: dict, name: str) -> str:
@@ -241,14 +311,29 @@ def merge(base: dict, overlay: dict) -> dict:
     return out
 
 
+def prepare(config: dict, paths) -> dict:
+    """The one way a config is taken in, by Snakemake (its merged ``config`` and
+    ``workflow.configfiles``) and by every command (:func:`load`): each file re-read as YAML
+    nodes (duplicate keys and alias bombs refused, naming the file), then the merged config
+    validated against the schema (defaults filled) and its keys sorted (Snakemake compares
+    params as text: a config whose keys were only reordered reruns nothing)."""
+    for path in paths:
+        preflight.check_config_file(path)
+    return sorted_keys(validate(config))
+
+
 def load(*paths: str | os.PathLike) -> dict:
-    """The validated config of one file, or of several laid over each other in order (the
-    demo is ``config/config.yaml`` with ``config/demo.yaml`` over it)."""
+    """The config of one file, or of several laid over each other in order (the demo is
+    ``config/config.yaml`` with ``config/demo.yaml`` over it), through :func:`prepare`."""
     config = {}
     for path in paths:
+        preflight.check_config_file(path)  # before anything expands its aliases
         with open(path) as f:
-            config = merge(config, yaml.safe_load(f) or {})
-    return validate(config)
+            content = yaml.safe_load(f) or {}
+        if not isinstance(content, dict):
+            raise ConfigError(f"{path}: a config is a mapping of keys, not a {type(content).__name__}")
+        config = merge(config, content)
+    return prepare(config, ())
 
 
 def is_selected(config: dict, study: str, run: str) -> bool:

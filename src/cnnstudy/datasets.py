@@ -31,10 +31,31 @@ def split_digest(x, y, size=None) -> str:
 
 
 LABELS_KEY = "classes and meta"  # the sha256 entry of the class names and metadata
+STRUCTURE_KEY = "structure"  # the sha256 entry of the split names, their keys and every other digest
+# The splits of each dataset kind: the epoch is chosen on val; test exists where the official
+# data has one. Training reads test where it is present, so a renamed split would silently
+# change the study's metric: a dataset with other splits is refused.
+SPLITS_OF_KIND = {
+    "cifar10": ("train", "val", "test"),
+    "mnist": ("train", "val", "test"),
+    "mnist_varres": ("train", "val", "test"),
+    "coco": ("train", "val"),
+    "imagenette": ("train", "val"),
+}
+SPLIT_NAMES = ("train", "val", "test")
 
 
 def labels_digest(classes, meta) -> str:
     text = json.dumps({"classes": list(classes), "meta": meta}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def structure_digest(data: dict) -> str:
+    """sha256 over the names of the splits and their tensors and over every other digest: a
+    flipped byte in a name (split "test" read as "tesp") changes it."""
+    layout = {name: sorted(split) for name, split in data["splits"].items()}
+    others = {k: v for k, v in data["sha256"].items() if k != STRUCTURE_KEY}
+    text = json.dumps({"splits": layout, "sha256": others}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -54,6 +75,8 @@ def save(path: str | Path, splits: dict, classes: list[str], meta: dict | None =
             out["splits"][name]["size"] = torch.as_tensor(np.asarray(size[0]), dtype=torch.int64)
         out["sha256"][name] = split_digest(x, y, out["splits"][name].get("size"))
     out["sha256"][LABELS_KEY] = labels_digest(out["classes"], out["meta"])
+    check_layout(out, path)
+    out["sha256"][STRUCTURE_KEY] = structure_digest(out)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out
@@ -72,7 +95,16 @@ def load(path: str | Path, verify: bool = True) -> dict:
         raise DatasetError(f"{path} is not a readable prepared dataset ({type(exc).__name__}); {rebuild}") from exc
     if not isinstance(data, dict) or not {"classes", "splits", "sha256"} <= set(data):
         raise DatasetError(f"{path} is not a prepared dataset (no classes/splits/sha256); {rebuild}")
+    try:
+        check_layout(data, path)
+    except DatasetError as exc:
+        raise DatasetError(f"{exc}; {rebuild}") from None
     if verify:
+        if structure_digest(data) != data["sha256"].get(STRUCTURE_KEY):
+            raise DatasetError(
+                f"{path}: its split names {sorted(data['splits'])} or their tensors' names do not match their recorded "
+                f"sha256 (corrupted?); {rebuild}"
+            )
         for name, s in data["splits"].items():
             if split_digest(s["x"], s["y"], s.get("size")) != data["sha256"].get(name):
                 raise DatasetError(f"{path}: split {name!r} does not match its recorded sha256 (corrupted?); {rebuild}")
@@ -81,6 +113,38 @@ def load(path: str | Path, verify: bool = True) -> dict:
                 f"{path}: its class names or metadata do not match their recorded sha256 (corrupted?); {rebuild}"
             )
     return data
+
+
+def check_layout(data: dict, path) -> None:
+    """The splits a prepared dataset must hold (those of its kind, where it names one; train and
+    val always), each with uint8 NCHW images and as many labels: else an error naming the file
+    and what is missing or unexpected."""
+    splits, meta = data["splits"], data.get("meta") or {}
+    if not isinstance(splits, dict) or not isinstance(data["sha256"], dict):
+        raise DatasetError(f"{path}: its splits or sha256 entries are not a mapping")
+    kind = meta.get("kind")
+    if kind is not None and kind not in SPLITS_OF_KIND:
+        raise DatasetError(f"{path}: dataset kind {kind!r} is not one of {sorted(SPLITS_OF_KIND)}")
+    expected = set(SPLITS_OF_KIND[kind]) if kind else {"train", "val"}
+    missing, unexpected = sorted(expected - set(splits)), sorted(set(splits) - (expected if kind else set(SPLIT_NAMES)))
+    if missing or unexpected:
+        of = (
+            f"a {kind} dataset holds {list(SPLITS_OF_KIND[kind])}"
+            if kind
+            else "a dataset holds train, val and maybe test"
+        )
+        raise DatasetError(f"{path}: split(s) missing {missing}, unexpected {unexpected} ({of})")
+    for name, split in splits.items():
+        keys = set(split) if isinstance(split, dict) else set()
+        if not {"x", "y"} <= keys or keys - {"x", "y", "size"}:
+            raise DatasetError(
+                f"{path}: split {name!r} holds {sorted(keys)}, not x and y (and size for variable resolution)"
+            )
+        x, y = split["x"], split["y"]
+        if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)) or x.dtype != torch.uint8 or x.ndim != 4:
+            raise DatasetError(f"{path}: split {name!r}: x must be a uint8 NCHW tensor and y a tensor of labels")
+        if len(x) != len(y):
+            raise DatasetError(f"{path}: split {name!r} has {len(x)} images but {len(y)} labels")
 
 
 def class_counts(data: dict) -> pd.DataFrame:

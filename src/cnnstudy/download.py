@@ -4,18 +4,22 @@ Every remote file of the study goes through :func:`fetch`: a partial download ne
 under its final name (it is written to ``<dest>.part`` and renamed atomically once its
 checksum matches), a file already in place with the right checksum is not fetched again,
 and any failure names the file, the expected checksum and where a pre-downloaded copy goes.
-Nothing hangs: a download has an overall deadline and a minimum rate (a server trickling a
-byte a second never trips a per-read timeout), a body shorter than its Content-Length is
+Nothing hangs: a download has one wall-clock deadline over all its attempts, from name
+lookup to the last byte, headers included, and a minimum rate (a server trickling a byte a
+second never trips a per-read timeout), a body shorter than its Content-Length is
 retried from where it stopped, and a full disk is said to be one, with the space needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import shutil
+import signal
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -44,6 +48,40 @@ class UnsafeArchiveError(RuntimeError):
 
 class DiskFull(DownloadError):
     """No space left where a file is written: not retried, the partial file kept."""
+
+
+class PastDeadline(DownloadError):
+    """The download's one deadline, over all its attempts, has passed: not retried."""
+
+
+def _past_deadline(part: Path, limits: Limits) -> PastDeadline:
+    done = part.stat().st_size if part.exists() else 0
+    return PastDeadline(
+        f"{part}: not done by its deadline ({limits.deadline:.0f} s in all, config key download_deadline_minutes) "
+        f"after {done / 1e6:,.1f} MB; the partial file is kept and resumes when the pipeline is rerun"
+    )
+
+
+@contextlib.contextmanager
+def _wall_clock(deadline_at: float, part: Path, limits: Limits):
+    """Interrupt whatever blocks once ``deadline_at`` (time.monotonic) passes: name lookup,
+    connect, a status line or header trickled a byte a second, a read (SIGALRM: a per-read
+    timeout never fires while bytes keep coming). Signals reach the main thread only; in
+    another thread the per-block checks remain."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _past_deadline(part, limits)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline_at - time.monotonic(), 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class TooSlow(OSError):
@@ -141,10 +179,7 @@ class Transfer:
     def check(self, window: deque, now: float) -> None:
         """Raise if past the deadline, or slower than the minimum rate over the last window."""
         if now > self.deadline_at:
-            raise DownloadError(
-                f"{self.part}: not done by its deadline ({self.limits.deadline:.0f} s in all, config key "
-                f"download_deadline_minutes) after {self.done / 1e6:,.1f} MB; the partial file is kept and resumes"
-            )
+            raise _past_deadline(self.part, self.limits)
         while len(window) > 1 and now - window[1][0] >= self.limits.window:
             window.popleft()
         since, then = window[0]
@@ -264,20 +299,25 @@ def fetch(
         return dest
     part = dest.with_name(dest.name + ".part")
     local = url_to_local_path(url)
+    # One deadline for the whole download: every attempt and the waits between them.
     errors, deadline_at = [], time.monotonic() + limits.deadline
     for attempt in range(1, limits.retries + 1):
         try:
-            if local is not None:
-                _copy_from(local, part)
-            else:
-                _http_fetch(url, part, limits, deadline_at, log)
+            with _wall_clock(deadline_at, part, limits):
+                if local is not None:
+                    _copy_from(local, part)
+                else:
+                    _http_fetch(url, part, limits, deadline_at, log)
         except (OSError, urllib.error.URLError) as exc:
             if getattr(exc, "errno", None) == errno.ENOSPC:
                 raise disk_full(part, None, exc) from exc
             errors.append(f"attempt {attempt}: {exc}")
             log(f"{url}: attempt {attempt} of {limits.retries}: {exc}")
+            wait = limits.backoff * attempt
+            if attempt < limits.retries and time.monotonic() + wait >= deadline_at:
+                raise _past_deadline(part, limits) from exc
             if attempt < limits.retries:
-                time.sleep(limits.backoff * attempt)
+                time.sleep(wait)
             continue
         actual = _digest(part, algorithm, expected)
         if actual == expected:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import struct
 import tarfile
 import zlib
@@ -49,7 +50,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(data) < 4 + 4 * ndim:
         raise FormatError(f"{path}: idx header truncated")
     dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python integers: np.prod wraps past 2**63
     body = data[4 + 4 * ndim :]
     if len(body) != expected:
         raise FormatError(
@@ -87,6 +88,27 @@ def cifar_binary_bytes(x: np.ndarray, y: np.ndarray) -> bytes:
     return np.concatenate([y.astype(np.uint8)[:, None], x.reshape(len(x), -1)], axis=1).tobytes()
 
 
+# ----------------------------------------------------------------------------- images
+# The study's images are at most a few megapixels (COCO 640 px, Imagenette's full release
+# about 4000 x 3000); past this an image is refused before it is decoded (a crafted 30000 px
+# PNG would take gigabytes).
+IMAGE_PIXEL_LIMIT = 50_000_000
+
+
+def open_rgb(path: str | Path) -> Image.Image:
+    """The image at ``path`` decoded as RGB, or a FormatError naming it and why: unreadable,
+    or larger than IMAGE_PIXEL_LIMIT (checked from its header, before decoding)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > IMAGE_PIXEL_LIMIT:
+                raise FormatError(f"{path}: {w} x {h} pixels, past the limit of {IMAGE_PIXEL_LIMIT:,}; not decoded")
+            return im.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise FormatError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from exc
+
+
 # ----------------------------------------------------------------------------- Imagenette folders
 def _square(img: Image.Image, size: int) -> np.ndarray:
     """Resize the shorter side to ``size`` and center-crop: no distortion of the object."""
@@ -112,13 +134,16 @@ def read_image_folders(root: str | Path, size: int, classes: dict[str, str] = IM
         for label, wnid in enumerate(wnids):
             for f in sorted((split_dir / wnid).glob("*")) if (split_dir / wnid).is_dir() else []:
                 try:
-                    with Image.open(f) as im:
-                        xs.append(_square(im.convert("RGB"), size))
-                except OSError:
-                    bad.append(str(f))
+                    xs.append(_square(open_rgb(f), size))
+                except FormatError as exc:
+                    bad.append(str(exc))
                 ys.append(label)
         if bad:
-            raise FormatError(f"{len(bad)} unreadable image(s) under {split_dir}: {bad[:10]}; re-extract the archive")
+            raise FormatError(
+                f"{len(bad)} unreadable or oversized image(s) under {split_dir}, extracted from its archive: "
+                f"{'; '.join(bad[:10])}. Check the archive's checksum and source, then delete {split_dir.parent} "
+                "and rerun to extract it again"
+            )
         if not xs:
             raise FormatError(f"{split_dir}: no images found")
         splits[split_dir.name] = (np.stack(xs).transpose(0, 3, 1, 2), np.asarray(ys, np.int64))

@@ -14,6 +14,7 @@ import math
 
 import pandas as pd
 
+from .escape import rst_text
 from .pages import VERDICT_COLORS
 
 STYLE = """.. raw:: html
@@ -48,25 +49,28 @@ report's number is compared with where one run of ours falls (95 % prediction in
 *Not run* says why (a run not selected, or diverged on every seed)."""
 
 
-def _cell(value) -> str:
+def _cell(value, markup: bool) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4f}"
-    return str(value).replace("\n", " ")
+    return str(value) if markup else rst_text(value)
 
 
-def list_table(frame: pd.DataFrame, title: str = "") -> str:
-    """An RST list-table of ``frame`` (docutils renders it as an HTML table); cells are RST."""
-    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1", "   :widths: auto", ""]
-    for row in [list(frame.columns), *frame.itertuples(index=False)]:
-        cells = [_cell(v) for v in row]
+def list_table(frame: pd.DataFrame, title: str = "", markup: tuple = ()) -> str:
+    """An RST list-table of ``frame`` (docutils renders it as an HTML table). Headers are the
+    page's own labels; cells are text, escaped, except in the ``markup`` columns, whose cells
+    the page built itself (a role, a link, italics around an escaped quote)."""
+    lines = [f".. list-table:: {rst_text(title)}".rstrip(), "   :header-rows: 1", "   :widths: auto", ""]
+    lines += [f"   * - {frame.columns[0]}", *[f"     - {c}" for c in frame.columns[1:]]]
+    for row in frame.itertuples(index=False):
+        cells = [_cell(v, col in markup) for v, col in zip(row, frame.columns)]
         lines.append(f"   * - {cells[0]}")
         lines += [f"     - {c}" for c in cells[1:]]
     return "\n".join(lines) + "\n"
 
 
-def _literal(text: str) -> str:
-    """Free text made safe inside RST markup (a report's quote may hold * ` _ or |)."""
-    return "".join("\\" + ch if ch in "\\*`_|" else ch for ch in str(text))
+def heading(text: str, underline: str) -> list[str]:
+    escaped = rst_text(text)
+    return [escaped, underline * len(escaped), ""]
 
 
 def verdict_role(verdict: str) -> str:
@@ -77,7 +81,7 @@ def counts_table(claims: pd.DataFrame, reports: dict) -> pd.DataFrame:
     rows = []
     for report, spec in reports.items():
         c = claims[claims.report == report]
-        rows.append({"report": f"{report}: {_literal(spec['title'])}", "claims": len(c),
+        rows.append({"report": f"{report}: {spec['title']}", "claims": len(c),
                      **{verdict_role(v): int((c.verdict == v).sum()) for v in VERDICT_COLORS}})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -89,13 +93,22 @@ def figure_of(claim) -> str:
     return f"`figure <{target}_>`_"
 
 
+def quoted(quote: str, claim: str) -> str:
+    """A report's words in italics, then the claim's id (markup around escaped text)."""
+    words = rst_text(quote)
+    return f"*{words}* ({rst_text(claim)})" if words else f"({rst_text(claim)})"
+
+
+CLAIMS_MARKUP = ("claim (the report's words)", "verdict", "figure")
+
+
 def claims_rows(claims: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "claim (the report's words)": [f"*{_literal(c.quote)}* ({c.claim})" for c in claims.itertuples()],
-            "we checked": [_literal(c.checked) for c in claims.itertuples()],
+            "claim (the report's words)": [quoted(c.quote, c.claim) for c in claims.itertuples()],
+            "we checked": list(claims.checked),
             "verdict": [verdict_role(v) for v in claims.verdict],
-            "evidence": [_literal(e) for e in claims.evidence],
+            "evidence": list(claims.evidence),
             "figure": [figure_of(c) for c in claims.itertuples()],
         }
     )
@@ -110,10 +123,9 @@ def summary_line(claims: pd.DataFrame) -> str:
 
 
 def report_section(report: str, spec: dict, claims: pd.DataFrame) -> str:
-    title = f"{report}: {spec['title']}"
-    parts = [title, "~" * len(title), "", f"``{spec['file']}``. {summary_line(claims)}", ""]
+    parts = heading(f"{report}: {spec['title']}", "~") + [f"{rst_text(spec['file'])}. {summary_line(claims)}", ""]
     if len(claims):
-        parts.append(list_table(claims_rows(claims)))
+        parts.append(list_table(claims_rows(claims), markup=CLAIMS_MARKUP))
     return "\n".join(parts)
 
 
@@ -128,8 +140,8 @@ def _interval(row) -> str:
 def answers_table(answers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "question": answers.question.map(_literal),
-            "answer": answers.answer.map(_literal),
+            "question": answers.question,
+            "answer": answers.answer,
             "verdict": answers.verdict,
             "difference [95% interval]": [_interval(r) for r in answers.itertuples()],
             "n": answers.n,
@@ -147,9 +159,9 @@ def versus_table(reported: pd.DataFrame) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         {
-            "run": reported.model.map(_literal),
+            "run": reported.model,
             "report": reported.reported,
-            "report's metric": reported.reported_metric.fillna("").map(_literal),
+            "report's metric": reported.reported_metric.fillna(""),
             "ours [one run: 95% prediction interval]": ours,
             "our metric": reported.our_metric,
             "n": reported.n,
@@ -159,11 +171,10 @@ def versus_table(reported: pd.DataFrame) -> pd.DataFrame:
 
 
 def study_section(study: str, spec: dict, answers: pd.DataFrame, reported: pd.DataFrame, runs: pd.DataFrame) -> str:
-    title = spec.get("title", study)
     diverged = int((runs.status == "diverged").sum())
-    head = [title, "~" * len(title), ""]
+    head = heading(spec.get("title", study), "~")
     head.append(
-        f"*Reproduces* {spec.get('source', '?')}. *Study key* ``{study}``: {len(runs)} runs over "
+        f"*Reproduces* {rst_text(spec.get('source', '?'))}. *Study key* ``{study}``: {len(runs)} runs over "
         f"{runs.seed.nunique()} seed(s), {diverged} diverged (left out of every mean)."
     )
     if len(runs) and diverged == len(runs):
@@ -187,8 +198,9 @@ def _style() -> str:
 
 
 def render(studies: dict, reports: dict, tables: dict, demo: bool, intro: str) -> str:
-    """The front page; ``tables`` holds the runs, answers, claims and vs_reported tables. Its
-    RST is shielded from the report's Jinja pass (a quote may hold braces)."""
+    """The front page; ``tables`` holds the runs, answers, claims and vs_reported tables. Every
+    free string in it is escaped (:func:`cnnstudy.escape.rst_text`: no Jinja delimiter can form
+    from one); the raw block also keeps the page's own CSS braces from Jinja."""
     claims, runs = tables["claims"], tables["runs"]
     out = ["{% raw %}", _style(), "", "CNN study reproduction", "=" * 22, ""]
     if demo:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def script_log(path):
-    """Yield a ``log(msg)`` callable; an exception is written to the log before it propagates."""
+    """Yield a ``log(msg)`` callable; an exception is written to the log before it propagates,
+    as ``ERROR: <what>``, or ``STOPPED: <why>`` for an interrupt or a requested exit."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
 
@@ -22,7 +23,18 @@ def script_log(path):
 
         try:
             yield log
+        except (KeyboardInterrupt, SystemExit) as exc:
+            f.write(traceback.format_exc())
+            log(f"STOPPED: {_stop_reason(exc)}")
+            raise
         except BaseException as exc:
             f.write(traceback.format_exc())
-            log(f"ERROR: {exc}")
+            log(f"ERROR: {str(exc) or type(exc).__name__}")
             raise
+
+
+def _stop_reason(exc: BaseException) -> str:
+    """Why a script stopped without an error of its own (status reads this line)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C or SIGINT); a rerun starts it again"
+    return f"exit code {exc.code}; a rerun resumes from its last checkpoint" if exc.code else "exit code 0"

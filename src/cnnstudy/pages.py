@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .escape import html_text
+
 # A claim's verdict in colour, the same in the front page's tables and the claims figures.
 VERDICT_COLORS = {"reproduced": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700", "not run": "#6e7781"}
 
@@ -35,5 +37,6 @@ document.querySelectorAll("th").forEach((th, col) => th.addEventListener("click"
 
 def html_table(frame: pd.DataFrame, title: str, note: str = "") -> str:
     """A self-contained, sortable HTML page of ``frame`` for the report (no network)."""
-    table = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}", border=0)
-    return _PAGE.format(title=title, note=note, table=table)
+    # pandas escapes every cell (escape=True): a quote's <script> is shown, never run
+    table = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}", border=0, escape=True)
+    return _PAGE.format(title=html_text(title), note=html_text(note), table=table)

@@ -80,8 +80,16 @@ def _largest_path(node, sizes: dict, where: str = "") -> tuple[str, int]:
 def check_config_file(path: str | Path) -> None:
     """Refuse a config file with a duplicated mapping key or aliases expanding past MAX_VALUES."""
     path = Path(path)
-    with open(path) as f:
-        root = yaml.compose(f, Loader=yaml.SafeLoader)
+    try:
+        with open(path) as f:
+            root = yaml.compose(f, Loader=yaml.SafeLoader)
+    except OSError as exc:
+        raise PreflightError(f"config file {path} cannot be read ({exc.strerror or exc}); check the path") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f", line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PreflightError(f"{path}{line}: not valid YAML ({problem}); fix the file there") from None
     if root is None:
         return
     sizes = _sizes(root, path)

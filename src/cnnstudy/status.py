@@ -23,6 +23,7 @@ from . import config as study_config
 STATES = ("done", "training", "waiting", "stopped", "stalled", "diverged", "failed")
 PROGRESS = re.compile(r"epoch (\d+)/(\d+) step \d+ .*\| val loss \S+ acc ([\d.]+) \| ([\d.]+) s, ETA (\d+) s")
 START = re.compile(r"^\[[\d:]+\] device \S+ \(")  # the first line of each attempt (a rerun appends)
+STOP = re.compile(r"\] (SIG(TERM|INT) .*exiting|STOPPED: )")  # the trainer's checkpointed exit, or a script's
 
 
 @dataclass
@@ -39,6 +40,16 @@ class RunStatus:
     detail: str = ""
 
 
+class BadSummary(ValueError):
+    """A summary.json that exists but cannot be read as one."""
+
+
+def rerun_hint(path: Path) -> str:
+    """Snakemake does not rebuild a missing or replaced intermediate whose consumers are up to
+    date: the file is named as a target to force its job."""
+    return f"delete it and rerun its job: snakemake --cores N --forcerun {path}"
+
+
 @dataclass
 class Results:
     """The pipeline's files, as this command reads them."""
@@ -46,12 +57,21 @@ class Results:
     root: Path
     now: float = field(default_factory=time.time)
 
+    def run_dir(self, study: str, run: str, seed: int) -> Path:
+        return self.root / "runs" / study / run / f"seed{seed}"
+
     def summary(self, study: str, run: str, seed: int) -> dict | None:
-        path = self.root / "runs" / study / run / f"seed{seed}" / "summary.json"
+        """The run's summary, None where there is none yet; an unreadable one raises BadSummary."""
+        path = self.run_dir(study, run, seed) / "summary.json"
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
+            summary = json.loads(path.read_text())
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError) as exc:
+            raise BadSummary(f"{path} is unreadable ({type(exc).__name__})") from None
+        if not isinstance(summary, dict) or "status" not in summary:
+            raise BadSummary(f"{path} is not a run summary (no status)")
+        return summary
 
     def log(self, study: str, run: str, seed: int) -> Path:
         return self.root / "logs" / "train" / study / run / f"seed{seed}.log"
@@ -80,10 +100,11 @@ def _from_log(s: RunStatus, log: Path, now: float) -> RunStatus:
         s.epoch, s.epochs, s.val_accuracy, s.epoch_seconds = int(epoch), int(epochs), float(acc), float(seconds)
         s.seconds_left = max(0.0, float(eta) - (now - log.stat().st_mtime))
     errors = [line for line in lines if "] ERROR: " in line]
+    stops = [line.split("] ", 1)[1] for line in lines[-3:] if STOP.search(line)]
     if errors:
         s.state, s.detail, s.seconds_left = "failed", f"{log}: {errors[-1].split('] ERROR: ', 1)[1]}", None
-    elif any("SIGTERM" in line and "exiting" in line for line in lines[-3:]):
-        s.state, s.detail = "stopped", "stopped by SIGTERM; resumes where it stopped when rerun"
+    elif stops:
+        s.state, s.detail = "stopped", f"{stops[0]}; resumes where it stopped when rerun"
     else:
         quiet = now - log.stat().st_mtime
         per_epoch = float(progress[-1].group(4)) if progress else 0.0
@@ -95,7 +116,15 @@ def _from_log(s: RunStatus, log: Path, now: float) -> RunStatus:
 
 def run_status(results: Results, study: str, run: str, seed: int) -> RunStatus:
     s = RunStatus(study, run, seed)
-    summary = results.summary(study, run, seed)
+    path = results.run_dir(study, run, seed) / "summary.json"
+    try:
+        summary = results.summary(study, run, seed)
+    except BadSummary as exc:
+        s.state, s.detail = "failed", f"{exc}: {rerun_hint(path)}"
+        return s
+    if summary is None and (path.parent / "metrics.csv").exists():
+        s.state, s.detail = "failed", f"{path} is missing though the run wrote its other outputs: {rerun_hint(path)}"
+        return s
     if summary:
         s.state = "done" if summary.get("status") == "completed" else "diverged"
         s.epoch = s.epochs = summary.get("epochs_run")
@@ -114,7 +143,7 @@ def _estimate(rows: list[RunStatus], results: Results) -> None:
         if s.state not in ("waiting", "stopped", "stalled", "training") or s.seconds_left is not None:
             continue
         same = [o for o in rows if (o.study, o.run) == (s.study, s.run)]
-        done = [results.summary(o.study, o.run, o.seed) for o in same if o.state == "done"]
+        done = [results.summary(o.study, o.run, o.seed) for o in same if o.state == "done"]  # read fine just now
         seconds = [d["seconds"] for d in done if d]
         per_epoch = [o.epoch_seconds for o in same if o.epoch_seconds]
         if seconds:

@@ -118,8 +118,8 @@ def load_run_data(cfg: RunConfig, data_path, device) -> RunData:
 
 
 class StopRequest:
-    """Set by SIGTERM (SLURM's preemption or time limit): the loop checkpoints where it is,
-    mid-epoch, and the run exits; its rerun resumes exactly there."""
+    """Set by SIGTERM (SLURM's preemption or time limit) or SIGINT (Ctrl-C): the loop
+    checkpoints where it is, mid-epoch, and the run exits; its rerun resumes exactly there."""
 
     def __init__(self):
         self.signal = None
@@ -130,6 +130,13 @@ class StopRequest:
     def __bool__(self) -> bool:
         return self.signal is not None
 
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 @contextlib.contextmanager
 def stop_on_sigterm():
@@ -137,11 +144,12 @@ def stop_on_sigterm():
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield stop
         return
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @dataclass
@@ -460,7 +468,7 @@ def _progress(cfg: RunConfig, epoch: int, step: int, result: EpochResult, second
 
 
 class Stopped(SystemExit):
-    """The run checkpointed mid-epoch on SIGTERM and exits (code 143, as killed by SIGTERM)."""
+    """The run checkpointed on SIGTERM or SIGINT and exits (code 143 or 130, as if killed by it)."""
 
 
 def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *, board_dir=None) -> dict:
@@ -531,8 +539,8 @@ def _fit(t: Trainer, data: RunData, run: RunState, log, board) -> str:
         run.progress = None
         if isinstance(stats, EpochProgress):
             run.save(epoch - 1, t, stats)
-            log(f"SIGTERM in epoch {epoch}: checkpointed at batch {stats.next_batch} in {run.path}; exiting")
-            raise Stopped(128 + signal.SIGTERM)
+            log(f"{t.stop.name} in epoch {epoch}: checkpointed at batch {stats.next_batch} in {run.path}; exiting")
+            raise Stopped(128 + t.stop.signal)
         lr = t.optimizer.param_groups[0]["lr"]  # the epoch's, before the scheduler moves it
         if t.scheduler is not None:
             t.scheduler.step()
@@ -550,8 +558,8 @@ def _fit(t: Trainer, data: RunData, run: RunState, log, board) -> str:
             run.best = Best(epoch, result.val_accuracy, confusion, weights)
         run.save(epoch, t)
         if t.stop and epoch < cfg.epochs:
-            log(f"SIGTERM after epoch {epoch}: checkpointed in {run.path}; exiting")
-            raise Stopped(128 + signal.SIGTERM)
+            log(f"{t.stop.name} after epoch {epoch}: checkpointed in {run.path}; exiting")
+            raise Stopped(128 + t.stop.signal)
     return "completed"
 
 

@@ -74,10 +74,7 @@ rule answers:
     conda:
         "../../envs/report.yaml"
     params:
-        studies={
-            s: {"comparisons": config["studies"][s].get("comparisons", [])}
-            for s in STUDIES
-        },
+        questions_sha256=study_config.texts_digest(study_config.comparisons_of(config)),
     script:
         "../scripts/answers.py"
 
@@ -117,7 +114,7 @@ rule claims:
     conda:
         "../../envs/report.yaml"
     params:
-        claims=[dataclasses.asdict(c) for c in CLAIMS],
+        claims_sha256=study_config.texts_digest([dataclasses.asdict(c) for c in CLAIMS]),
     script:
         "../scripts/claims.py"
 
@@ -144,7 +141,7 @@ rule claims_figures:
     conda:
         "../../envs/report.yaml"
     params:
-        reports=config["reports"],
+        reports_sha256=study_config.texts_digest(config["reports"]),
     script:
         "../scripts/claims_figures.py"
 
@@ -165,14 +162,7 @@ rule front_page:
     conda:
         "../../envs/report.yaml"
     params:
-        studies={
-            s: {
-                k: config["studies"][s].get(k, "")
-                for k in ("title", "source", "report")
-            }
-            for s in STUDIES
-        },
-        reports=config["reports"],
+        texts_sha256=study_config.texts_digest(study_config.page_texts(config)),
         demo=bool(config["demo_sources"]),
     script:
         "../scripts/front_page.py"

@@ -20,17 +20,11 @@ from cnnstudy.download import url_to_local_path
 min_version("9.0")
 
 
-# Each config file read again before anything else: duplicated keys and alias bombs fail
-# here, naming the key (Snakemake's YAML loader keeps the last duplicate; the validator would
-# hang on a bomb). Then the results folder must be writable.
-for configfile_path in workflow.configfiles:
-    preflight.check_config_file(configfile_path)
+# The one loader of every entry point (status too): each config file re-read before anything
+# else (duplicated keys and alias bombs fail naming the key; Snakemake's YAML loader keeps
+# the last duplicate), then the schema with its defaults, the cross-references and sorted keys.
+config.update(study_config.prepare(config, workflow.configfiles))
 preflight.check_writable(study_config.RESULTS)
-# The schema (with defaults) and the cross-references, in one place shared with the tests.
-study_config.validate(config, workflow.source_path("../schemas/config.schema.yaml"))
-# Snakemake compares params as text: with every mapping's keys sorted, a config whose keys
-# were only reordered (by hand or by a YAML tool) reruns nothing.
-config.update(study_config.sorted_keys(config))
 
 RESULTS = study_config.RESULTS
 FRONT_PAGE = f"{RESULTS}/report/front_page.rst"
@@ -72,9 +66,14 @@ def run_params_of(study, run, seed):
     return dataclasses.asdict(study_config.run_config(config, study, run, seed))
 
 
+def study_title(wildcards):
+    """A param of every figure that shows it: editing a title redraws them."""
+    return config["studies"][wildcards.study]["title"]
+
+
 def study_category(wildcards):
     """Report categories are named by the study's title, not its key."""
-    return config["studies"][wildcards.study].get("title", wildcards.study)
+    return study_title(wildcards)
 
 
 def code_of(stage):

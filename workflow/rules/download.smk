@@ -94,7 +94,9 @@ rule download:
         f"{RESULTS}/downloads/{{download}}/{{filename}}",
     log:
         f"{RESULTS}/logs/download/{{download}}/{{filename}}.log",
-    retries: 1
+    # fetch retries itself, resuming, within one deadline; a Snakemake retry (or a profile's
+    # retries) would start the download again with a fresh one
+    retries: 0
     conda:
         "../../envs/data.yaml"
     resources:

@@ -24,6 +24,8 @@ rule learning_curves:
         f"{RESULTS}/logs/figures/{{study}}_curves.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        title=study_title,
     script:
         "../scripts/learning_curves.py"
 
@@ -44,6 +46,8 @@ rule per_class_accuracy:
         f"{RESULTS}/logs/figures/{{study}}_per_class.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        title=study_title,
     script:
         "../scripts/per_class_accuracy.py"
 
@@ -81,6 +85,8 @@ rule study_figures:
         f"{RESULTS}/logs/figures/{{study}}_study.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        title=study_title,
     script:
         "../scripts/study_figures.py"
 
@@ -131,6 +137,7 @@ rule interpret:
         "../../envs/torch.yaml"
     params:
         runs=interpreted_run_params,
+        title=study_title,
     script:
         "../scripts/interpret.py"
 
@@ -154,5 +161,7 @@ rule confusion_figures:
         f"{RESULTS}/logs/figures/{{study}}_confusion.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        title=study_title,
     script:
         "../scripts/confusion_figures.py"

@@ -3,13 +3,13 @@ from pathlib import Path
 import pandas as pd
 
 from cnnstudy import aggregate, claims, pages
-from cnnstudy.config import Claim
+from cnnstudy.config import all_claims
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "confusion", "grad_norms")}
     evidence = claims.Evidence(**tables, conv_cases=pd.read_csv(snakemake.input.conv_cases))
-    judgements = claims.judge([Claim(**c) for c in snakemake.params.claims], evidence)
+    judgements = claims.judge(all_claims(snakemake.config), evidence)
     outputs = {
         "claims": (claims.claims_table(judgements), "Every claim of the reports, judged"),
         "tests": (claims.tests_table(judgements), "The claims' paired tests (Holm-adjusted per report)"),

@@ -8,7 +8,7 @@ with script_log(snakemake.log[0]) as log:
     out = Path(snakemake.output[0])
     out.mkdir(parents=True, exist_ok=True)
     confusion = aggregate.concat_csv(snakemake.input.confusion)
-    title = snakemake.config["studies"][study]["title"]
+    title = snakemake.params.title
     for (model, seed), matrices in confusion.groupby(["model", "seed"]):
         plots.confusion_pair(matrices, out / f"{model}_seed{seed}.png", title=f"{title}\n{model}, seed {seed}")
     log(f"{study}: confusion matrices of {confusion.groupby(['model', 'seed']).ngroups} runs plotted in {out}")

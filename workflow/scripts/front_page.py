@@ -1,12 +1,13 @@
 from pathlib import Path
 
 from cnnstudy import aggregate, front_page
+from cnnstudy.config import page_texts
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "answers", "claims", "reported")}
     intro = Path(snakemake.input.intro).read_text().split("\n", 3)[3]  # without its title
-    p = snakemake.params
-    page = front_page.render(p.studies, p.reports, tables, p.demo, intro)
+    texts = page_texts(snakemake.config)
+    page = front_page.render(texts["studies"], texts["reports"], tables, snakemake.params.demo, intro)
     Path(snakemake.output[0]).write_text(page)
     log(f"front page written: {len(page)} characters")

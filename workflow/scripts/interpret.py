@@ -15,7 +15,7 @@ with script_log(snakemake.log[0]) as log:
         torch.manual_seed(0)
         cfg = RunConfig(**params)
         name = f"{cfg.run}_seed{cfg.seed}.png"
-        title = f"{snakemake.config['studies'][study]['title']}: {cfg.run}, seed {cfg.seed}"
+        title = f"{snakemake.params.title}: {cfg.run}, seed {cfg.seed}"
         a = interpret.analyse(cfg, snakemake.input.data, model_path)
         plots.attribution(a, out["attribution"] / name, title)
         plots.feature_maps(a, out["feature_maps"] / name, title)

@@ -5,7 +5,7 @@ from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study
-    title = snakemake.config["studies"][study]["title"]
+    title = snakemake.params.title
     curves = pd.read_csv(snakemake.input.curves)
     curves = curves[curves.study == study]
     plots.learning_curves(curves, snakemake.output.epoch, scope="epoch", title=title)

@@ -5,7 +5,7 @@ from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study
-    title = snakemake.config["studies"][study]["title"]
+    title = snakemake.params.title
     runs = pd.read_csv(snakemake.input.runs)
     grads = pd.read_csv(snakemake.input.grad_norms)
     plots.ablation(runs[runs.study == study], snakemake.output.ablation, title=title)
