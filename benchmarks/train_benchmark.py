@@ -60,6 +60,7 @@ from cnnstudy.runconfig import RunConfig
 from cnnstudy.train import (
     History,
     build_trainer,
+    epoch_test,
     load_run_data,
     record_epoch,
     seed_everything,
@@ -190,7 +191,7 @@ def our_epoch(trainer, data, board, history, board_share: list) -> None:
     tick = time.perf_counter()
     stats = train_one_epoch(trainer, data)
     val = evaluate(trainer.model, trainer.norm, data.val, len(data.classes), trainer.bf16)
-    record_epoch(history, 1, trainer, stats, val)  # the epoch's one host sync
+    record_epoch(history, 1, trainer, stats, {"val": val, "test": epoch_test(trainer, data)})  # the one host sync
     before_board = time.perf_counter()
     board.update(history, trainer.step, trainer.cfg.lr, len(data.train_y) / (before_board - tick))
     done = time.perf_counter()

@@ -157,3 +157,25 @@ def test_prediction_interval_is_wider_than_the_interval_of_the_mean_by_sqrt_n_pl
     assert (high - low) / (iv.high - iv.low) == pytest.approx(np.sqrt(1 + len(v)))
     assert high - np.mean(v) == pytest.approx(stats.t.ppf(0.975, 4) * np.std(v, ddof=1) * np.sqrt(1 + 1 / 5))
     assert np.isnan(aggregate.prediction_interval([0.5])).all()
+
+
+def test_a_seed_that_ended_at_chance_is_marked_collapsed_unless_a_chance_claim_expects_it(tmp_path):
+    rows = [("m", 0, "completed", 0.11), ("m", 1, "completed", 0.60), ("hot", 0, "completed", 0.10),
+            ("m", 2, "diverged", None)]  # fmt: skip
+    files = []
+    for i, (model, seed, status, acc) in enumerate(rows):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps({"study": "s", "model": model, "seed": seed, "status": status,
+                                         "final_val_accuracy": acc, "chance_level": 0.1}))  # fmt: skip
+    t = aggregate.runs_table(files, expected_at_chance={("s", "hot")}, collapse_margin=0.02)
+    marked = {(r.model, r.seed): r.collapsed for r in t.itertuples()}
+    assert marked == {("m", 0): True, ("m", 1): False, ("hot", 0): False, ("m", 2): False}
+
+
+def test_the_bounded_prediction_interval_stays_inside_zero_and_one():
+    low, high = aggregate.bounded_prediction_interval([0.969, 0.114, 0.964])
+    assert 0 < low < 0.05 and 0.99 < high < 1  # a collapsed seed: it spans the range, it does not leave it
+    low, high = aggregate.bounded_prediction_interval([0.999, 1.0, 0.998])
+    assert 0.9 < low < high < 1
+    assert aggregate.outward(0.60496, 0.65894, 3) == (0.604, 0.659)
+    assert aggregate.decimals_of(0.5546) == 4 and aggregate.decimals_of(0.6) == 1

@@ -1,5 +1,7 @@
 """Claims judged from synthetic tables whose right verdict is known."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,8 +13,9 @@ from cnnstudy.config import Claim
 SEEDS = range(5)
 
 
-def runs_table(values: dict, study="s", test=True, diverged=()) -> pd.DataFrame:
-    """One row per (run, seed); ``values``: run -> list of accuracies; ``diverged``: (run, seed)."""
+def runs_table(values: dict, study="s", test=True, diverged=(), collapsed=(), last_test=None) -> pd.DataFrame:
+    """One row per (run, seed); ``values``: run -> list of accuracies; ``diverged`` and
+    ``collapsed``: (run, seed); ``last_test``: run -> the last epoch's test accuracies."""
     rows = []
     for model, accs in values.items():
         for seed, acc in enumerate(accs):
@@ -27,10 +30,17 @@ def runs_table(values: dict, study="s", test=True, diverged=()) -> pd.DataFrame:
                     test_accuracy=np.nan if bad else acc,
                     final_val_accuracy=np.nan if bad else acc,
                     best_val_accuracy=acc,
+                    final_test_accuracy=np.nan if bad else (last_test or {}).get(model, accs)[seed],
+                    best_test_accuracy=acc,
                     chance_level=0.1,
+                    collapsed=(model, seed) in collapsed,
                 )  # fmt: skip
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=RUN_KEYS)  # the columns even with no rows, as aggregate writes them
+
+
+RUN_KEYS = ["study", "model", "seed", "status", "test_split", "test_accuracy", "final_val_accuracy",
+            "best_val_accuracy", "final_test_accuracy", "best_test_accuracy", "chance_level", "collapsed"]  # fmt: skip
 
 
 def evidence(runs, confusion=None, grads=None, cases=None) -> claims.Evidence:
@@ -39,8 +49,9 @@ def evidence(runs, confusion=None, grads=None, cases=None) -> claims.Evidence:
                            empty if cases is None else cases)  # fmt: skip
 
 
-def claim(kind, report="r1", study="s", cid=None, metric="test accuracy", **spec) -> Claim:
-    return Claim(cid or f"{kind}_{len(spec)}", report, study, kind, "their words", metric, spec, "here")
+def claim(kind, report="r1", study="s", cid=None, reported="test accuracy", reading="", **spec) -> Claim:
+    """A claim; ``reported``: the report's metric in words; ``spec``: the kind's keys."""
+    return Claim(cid or f"{kind}_{len(spec)}", report, study, kind, "their words", reported, spec, "here", reading)
 
 
 def judge_one(c, ev) -> claims.Judgement:
@@ -100,13 +111,14 @@ def test_best_compares_the_run_with_each_other_one():
 
 def test_a_single_run_is_compared_with_the_prediction_interval_not_the_interval_of_our_mean():
     ev = evidence(runs_table({"a": BASE}))  # mean 0.60, sd 0.0158: mean CI about +-0.02, prediction +-0.048
-    typical = judge_one(claim("number", run="a", value=0.635), ev)
+    typical = judge_one(claim("number", run="a", value=0.635, metric="test_of_best_val"), ev)
     assert typical.verdict == "reproduced"
     row = claims.versus_reported([typical]).iloc[0]
     assert row.ci_high < 0.635 < row.pi_high  # outside our mean's interval, inside one run's
     assert row.reported_in_prediction_interval == "yes" and row.reported_metric == "test accuracy"
-    assert judge_one(claim("number", run="a", value=0.70), ev).verdict == "contradicted"
-    assert judge_one(claim("number", run="a", value=[0.64, 0.70]), ev).verdict == "reproduced"  # the range overlaps
+    assert judge_one(claim("number", run="a", value=0.70, metric="test_of_best_val"), ev).verdict == "contradicted"
+    overlapping = claim("number", run="a", value=[0.64, 0.70], metric="test_of_best_val")
+    assert judge_one(overlapping, ev).verdict == "reproduced"  # the range overlaps
 
 
 def test_chance_level_counts_diverged_seeds_as_at_chance():
@@ -185,9 +197,9 @@ def test_claims_that_cannot_be_judged_say_why():
     ev = evidence(runs_table({"a": BASE, "b": BASE}, diverged={("b", s) for s in SEEDS}))
     j = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
     assert j.verdict == "not run" and j.evidence == "b diverged on all 5 seeds"
-    j = judge_one(claim("number", study="elsewhere", run="a", value=0.5), ev)
+    j = judge_one(claim("number", study="elsewhere", run="a", value=0.5, metric="last_val"), ev)
     assert j.verdict == "not run" and j.evidence == "study elsewhere is not selected in this config (key select)"
-    j = judge_one(claim("number", run="absent", value=0.5), ev)
+    j = judge_one(claim("number", run="absent", value=0.5, metric="last_val"), ev)
     assert j.verdict == "not run" and j.evidence == "absent is not selected in this config (key select)"
     partial = evidence(runs_table({"a": BASE, "b": BASE}, diverged={("b", 0), ("b", 1)}))
     assert judge_one(claim("difference", a="a", b="b", direction="greater"), partial).n == 3  # pairs need both
@@ -238,3 +250,72 @@ def test_seeds_needed_grows_as_the_effect_shrinks():
     claims.adjust([larger])
     assert small.outcome == larger.outcome == "inconclusive"
     assert 5 < larger.seeds_needed < small.seeds_needed < 1000
+
+
+# ----------------------------------------------------------------------------- numbers judged like with like
+LR = [0.969, 0.114, 0.964]  # seed003_lr_1e_2 on real MNIST: one seed collapsed to chance at lr 1e-2
+
+
+def test_a_bimodal_seed_set_gets_an_interval_inside_the_range_and_no_verdict():
+    """The normal interval of these seeds was [-1.76, 3.13], and 0.977 was judged reproduced."""
+    j = judge_one(claim("number", run="lr", value=0.977, metric="test_of_best_val"), evidence(runs_table({"lr": LR})))
+    row = claims.versus_reported([j]).iloc[0]
+    assert 0 <= row.pi_low < row.pi_high <= 1
+    assert j.verdict == "inconclusive" and "wider than 0.25 of the accuracy range" in j.evidence, j.evidence
+
+
+def test_a_collapsed_seed_is_judged_with_and_without_and_a_verdict_that_flips_is_inconclusive():
+    ev = evidence(runs_table({"lr": LR}, collapsed={("lr", 1)}))
+    j = judge_one(claim("number", run="lr", value=0.977, metric="test_of_best_val"), ev)
+    assert j.collapsed == "1 of 3 seeds of lr collapsed to chance (seed 1)"
+    assert (
+        j.verdict == "inconclusive"
+        and "with them inconclusive" in j.evidence
+        and "without them reproduced" in j.evidence
+    )
+    assert claims.claims_table([j]).collapsed.iloc[0] == j.collapsed
+    far = judge_one(claim("number", run="lr", value=0.5, metric="test_of_best_val"), ev)  # wrong either way
+    assert far.verdict == "inconclusive"  # too wide with it, contradicted without: they differ
+
+
+def test_a_difference_that_holds_without_its_collapsed_seed_says_so_and_one_that_does_not_is_inconclusive():
+    a = [v + 0.1 for v in BASE]
+    steady = evidence(runs_table({"a": a, "b": BASE}, collapsed={("b", 4)}))  # b's seed 4 "collapsed" at 0.59
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), steady)
+    assert j.verdict == "reproduced" and "the same verdict without them" in j.evidence
+    flips = evidence(runs_table({"a": [*a[:4], 0.1], "b": BASE}, collapsed={("a", 4)}))
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), flips)
+    assert j.verdict == "inconclusive" and "without them reproduced" in j.evidence, j.evidence
+
+
+def test_a_number_on_the_bound_is_judged_at_the_reports_precision_and_printed_with_more_digits():
+    from cnnstudy.aggregate import bounded_prediction_interval
+
+    values = [0.628, 0.632, 0.637]
+    low, _ = bounded_prediction_interval(values)
+    at_precision = math.floor(low * 1000) / 1000
+    assert at_precision < low  # below our interval when read to every digit ...
+    ev = evidence(runs_table({"a": values}))
+    j = judge_one(claim("number", run="a", value=at_precision, metric="test_of_best_val"), ev)
+    assert j.verdict == "reproduced" and f"{low:.5f}" in j.evidence, j.evidence  # ... inside at its 3 decimals
+    below = judge_one(claim("number", run="a", value=round(at_precision - 0.001, 3), metric="test_of_best_val"), ev)
+    assert below.verdict == "contradicted"
+
+
+def test_a_number_is_judged_on_the_record_matching_the_reports_metric():
+    ev = evidence(runs_table({"a": BASE}, last_test={"a": [v + 0.1 for v in BASE]}))
+    last = judge_one(claim("number", run="a", value=0.70, metric="last_test"), ev)
+    assert last.verdict == "reproduced" and "on test accuracy of the last epoch" in last.evidence
+    assert judge_one(claim("number", run="a", value=0.70, metric="test_of_best_val"), ev).verdict == "contradicted"
+    none = judge_one(claim("number", run="a", value=0.70, metric="none"), ev)
+    assert none.verdict == "inconclusive" and none.evidence.startswith("metrics differ"), none.evidence
+    assert claims.versus_reported([last]).matched_metric.iloc[0] == "last_test"
+
+
+def test_a_claim_on_a_set_up_we_had_to_choose_says_so_in_its_verdict():
+    ev = evidence(runs_table({"a": [v + 0.05 for v in BASE], "b": BASE}))
+    reading = "SGD lr 0.01, momentum 0.9 (the report: settings not given)"
+    j = judge_one(claim("difference", a="a", b="b", direction="greater", reading=reading), ev)
+    assert j.evidence.startswith(f"Under our reading of the set-up ({reading}): ")
+    table = claims.claims_table([j, judge_one(claim("difference", cid="x", a="a", b="b", direction="greater"), ev)])
+    assert table.set_up.tolist() == ["our reading", "the report's"] and table.reading.iloc[0] == reading

@@ -1,6 +1,7 @@
 import copy
 
 import pytest
+import yaml
 from conftest import ROOT, demo_config
 
 from cnnstudy import config as cc
@@ -214,3 +215,24 @@ def test_merge_replaces_lists_and_merges_mappings_like_snakemake():
     expected = copy.deepcopy(base)
     update_config(expected, overlay)
     assert cc.merge(base, overlay) == expected and base["a"]["c"] == [1, 2]
+
+
+def test_number_claims_name_a_record_of_ours_and_the_schema_lists_exactly_the_recorded_ones():
+    from cnnstudy.aggregate import RECORDED
+
+    schema = yaml.safe_load(cc.SCHEMA.read_text())
+    number = next(
+        b["then"] for b in schema["$defs"]["claim"]["allOf"] if b["if"]["properties"]["kind"] == {"const": "number"}
+    )
+    assert number["properties"]["metric"]["enum"] == [*RECORDED, "none"]
+    full = cc.load(ROOT / "config" / "config.yaml")
+    numbers = [c for c in cc.all_claims(full) if c.kind == "number"]
+    assert len(numbers) == 21 and all(c.spec["metric"] in RECORDED for c in numbers)
+
+
+def test_claims_on_a_set_up_we_chose_carry_our_reading():
+    full = cc.load(ROOT / "config" / "config.yaml")
+    by_id = {c.id: c for c in cc.all_claims(full)}
+    assert "SGD lr 0.01, momentum 0.9, no augmentation" in by_id["seed001_lenet_sgd"].reading
+    assert by_id["seed001_lenet_sgd"].reading.startswith("batch size 64")  # the study's, then the run's
+    assert by_id["seed003_lr_1e_2"].reading == ""  # the report states its set-up

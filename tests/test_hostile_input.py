@@ -61,12 +61,14 @@ def test_the_front_page_with_hostile_quotes_titles_and_sources_runs_nothing(tmp_
     claims = pd.DataFrame({
         "claim": [f"c{i}" for i in range(len(hostile))], "report": "r1", "study": "s1", "kind": "number",
         "quote": hostile, "checked": hostile, "verdict": "inconclusive", "evidence": hostile[::-1],
+        "set_up": "our reading",
     })  # fmt: skip
     runs = pd.DataFrame({"study": ["s1"], "status": ["completed"], "seed": [0]})
     answers = pd.DataFrame(columns=["study", "question", "answer", "verdict", "mean_difference", "ci_low", "ci_high",
                                     "n", "metric"])  # fmt: skip
     reported = pd.DataFrame({"study": ["s1"], "model": ["m"], "reported": [hostile[2]], "reported_metric": [hostile[0]],
                              "ours_mean": [0.5], "pi_low": [0.4], "pi_high": [0.6], "our_metric": ["acc"], "n": [3],
+                             "decimals": [2], "pi_low_rounded": [0.4], "pi_high_rounded": [0.6],
                              "diverged": [0], "reported_in_prediction_interval": ["yes"]})  # fmt: skip
     studies = {"s1": {"title": hostile[4], "source": hostile[3], "report": "r1"}}
     reports = {"r1": {"title": hostile[0], "file": hostile[2]}}

@@ -44,7 +44,11 @@ def _tables():
                 pi_low=0.35,
                 pi_high=0.65,
                 n=3,
-                our_metric="test accuracy (best-val epoch)",
+                our_metric="test accuracy of the last epoch",
+                matched_metric="last_test",
+                decimals=2,
+                pi_low_rounded=0.35,
+                pi_high_rounded=0.65,
                 diverged=0,
                 reported_in_prediction_interval="yes",
             )
@@ -64,6 +68,7 @@ def _tables():
                 n=3,
                 our_metric="m",
                 reported_metric="",
+                set_up="the report's",
             ),
             dict(
                 claim="c2",
@@ -77,6 +82,7 @@ def _tables():
                 n=0,
                 our_metric="m",
                 reported_metric="",
+                set_up="the report's",
             ),
             dict(
                 claim="c3",
@@ -90,6 +96,7 @@ def _tables():
                 n=3,
                 our_metric="m",
                 reported_metric="",
+                set_up="the report's",
             ),
         ]  # fmt: skip
     )
@@ -118,6 +125,17 @@ def test_front_page_opens_on_the_claims_per_report_with_a_demo_banner_and_render
     assert '<span class="reproduced">reproduced</span>' in html and '<span class="notrun">not run</span>' in html
     assert "1 of 2 claims reproduced" in html and "0 of 1 claims reproduced" in html
     assert re.search(r'<a class="reference external" href="javascript:void\(0\)">figure</a>', html)
-    assert "0.500 [0.350, 0.650]" in html and "+0.100 [-0.200, +0.400]" in html  # prediction and t intervals
+    assert "0.5000 [0.3500, 0.6500]" in html and "+0.100 [-0.200, +0.400]" in html  # prediction and t intervals
+    assert "precision [0.35, 0.65]" in html  # and the prediction interval at the report's 2 decimals
     assert "align-items: flex-start" in html  # the page starts at its top in Snakemake's centring container
     assert "Demo data" not in front_page.render({"s": {"title": "A study"}}, REPORTS, _tables(), False, "")
+
+
+def test_the_claim_counts_separate_the_reports_set_up_from_our_reading():
+    tables = _tables()
+    tables["claims"].loc[0, "set_up"] = "our reading"
+    counts = front_page.counts_table(tables["claims"], REPORTS)
+    r1 = counts[counts.report.str.startswith("r1")]
+    assert r1["set-up"].tolist() == ["the report's", "our reading"] and r1.claims.tolist() == [1, 1]
+    html = _as_snakemake_renders(front_page.render({"s": {"title": "A study"}}, REPORTS, tables, False, ""))
+    assert '<span class="reproduced">reproduced</span> (our reading)' in html

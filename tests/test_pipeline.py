@@ -197,6 +197,27 @@ def test_every_claim_gets_a_verdict_and_the_demo_holds_conclusive_ones(demo_run)
     assert len(three_seeds) and set(three_seeds.outcome) & {"supports", "contradicts"}  # a conclusive test
 
 
+def test_number_claims_of_the_demo_compare_like_with_like(demo_run):
+    """Every number claim judged on the record matching the report's metric (named in its
+    evidence), with an interval inside [0, 1]; collapsed seeds and our reading are columns."""
+    from cnnstudy.aggregate import RECORDED
+
+    work, cfg = demo_run
+    reported = pd.read_csv(work / "results" / "tables" / "vs_reported.csv")
+    judged = reported[reported.n >= 2]
+    assert len(judged) and (judged.pi_low >= 0).all() and (judged.pi_high <= 1).all()
+    claims = pd.read_csv(work / "results" / "tables" / "claims.csv", keep_default_na=False).set_index("claim")
+    specs = {c.id: c.spec for c in cc.all_claims(cc.sorted_keys(cfg)) if c.kind == "number"}
+    for row in reported.itertuples():
+        assert row.our_metric == RECORDED[specs[row.claim]["metric"]].label
+        if claims.loc[row.claim, "verdict"] != "not run":
+            assert f"on {row.our_metric}" in claims.loc[row.claim, "evidence"], row.claim
+    assert {"collapsed", "set_up", "reading"} <= set(claims.columns)
+    assert "our reading" in set(claims.set_up)  # seed 001's and seed 004's set-ups are ours
+    runs = pd.read_csv(work / "results" / "tables" / "runs.csv")
+    assert runs.collapsed.dtype == bool and {"final_test_accuracy", "best_test_accuracy"} <= set(runs.columns)
+
+
 def test_selecting_two_mnist_runs_fetches_and_builds_only_mnist(tmp_path):
     cfg = demo_config()
     cfg["select"] = ["mnist_cnn_sweeps/base", "mnist_cnn_sweeps/augment"]

@@ -114,3 +114,15 @@ def test_status_follows_a_real_run_from_training_to_done(tmp_path):
     assert "1 training" in seen and "coco5_nets / net1 / seed0" in seen, seen  # an epoch of 40, its time left
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert done.returncode == 0 and "1 runs: 1 done. Time left: 0s" in done.stdout, done.stdout
+
+
+def test_a_seed_that_finished_at_chance_shows_as_collapsed(study):
+    config, results = study
+    write_summary(results, "base", 0)
+    folder = results / "runs" / "mnist_cnn_sweeps" / "base" / "seed1"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({"status": "completed", "seconds": 30.0, "epochs_run": 5,
+                                                     "final_val_accuracy": 0.105, "chance_level": 0.1}))  # fmt: skip
+    rows = {(r.run, r.seed): r for r in status.collect(config, results)}
+    assert rows["base", 1].state == "collapsed" and "ended at chance (0.105" in rows["base", 1].detail
+    assert rows["base", 0].state == "done" and status.totals(list(rows.values()))[None]["collapsed"] == 1

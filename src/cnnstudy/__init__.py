@@ -20,7 +20,7 @@ STAGE_ENTRIES = {
     "train": ["train", "logs"],
     "aggregate": ["aggregate", "logs"],
     "figures": ["plots", "pages", "datasets", "logs"],
-    "notebooks": ["notebooks", "conv_check", "aggregate", "logs"],
+    "notebooks": ["notebooks", "conv_check", "aggregate", "escape", "logs"],  # what the notebooks import
     "interpret": ["interpret", "plots", "logs"],
     "performance": ["projection", "plots", "pages", "logs"],
     "report": ["front_page", "pages", "aggregate", "logs"],

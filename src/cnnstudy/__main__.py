@@ -10,8 +10,8 @@ from . import config as study_config
 from . import status
 from .preflight import PreflightError
 
-COLOURS = {"done": "green", "training": "cyan", "waiting": "white", "stopped": "yellow", "stalled": "yellow",
-           "diverged": "magenta", "failed": "bold red"}  # fmt: skip
+COLOURS = {"done": "green", "collapsed": "magenta", "training": "cyan", "waiting": "white", "stopped": "yellow",
+           "stalled": "yellow", "diverged": "magenta", "failed": "bold red"}  # fmt: skip
 
 
 def _study_table(rows):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,10 @@ RUN_COLUMNS = [
     "final_val_accuracy",
     "test_split",
     "test_accuracy",
+    "final_test_accuracy",
+    "best_test_accuracy",
     "chance_level",
+    "collapsed",
     "parameters",
     "trainable_parameters",
     "seconds",
@@ -75,16 +79,42 @@ class Metric:
 # on val and scored on test; else the last epoch's val accuracy (no epoch chosen on val).
 TEST_METRIC = Metric("test_accuracy", "test accuracy (best-val epoch)", "test")
 VAL_METRIC = Metric("final_val_accuracy", "val accuracy of the last epoch (no epoch chosen on val)", "val")
+# Every accuracy a run records, by the name a number claim gives in its ``metric`` key (the
+# one that measures what the report measured; the schema's enum lists the same names).
+RECORDED = {
+    "test_of_best_val": TEST_METRIC,
+    "last_val": VAL_METRIC,
+    "last_test": Metric("final_test_accuracy", "test accuracy of the last epoch", "test"),
+    "best_val": Metric(
+        "best_val_accuracy", "val accuracy of the best-val epoch (chosen on the split it reports)", "val"
+    ),
+    "best_test": Metric(
+        "best_test_accuracy", "test accuracy of the best-test epoch (chosen on the split it reports)", "test"
+    ),  # fmt: skip
+}
 
 
-def runs_table(summary_files) -> pd.DataFrame:
-    """One row per run from the runs' ``summary.json`` files."""
+def runs_table(summary_files, expected_at_chance=frozenset(), collapse_margin: float = 0.02) -> pd.DataFrame:
+    """One row per run from the runs' ``summary.json`` files, each completed seed marked
+    ``collapsed`` where it ended at chance in a run not expected to (see :func:`collapsed`)."""
     rows = [json.loads(Path(f).read_text()) for f in summary_files]
     df = pd.DataFrame(rows)
     for col in RUN_COLUMNS:
         if col not in df:
             df[col] = np.nan
+    expected = [(s, m) in expected_at_chance for s, m in zip(df.study, df.model)]
+    df["collapsed"] = [
+        status == "completed" and not exp and collapsed(acc, chance, collapse_margin)
+        for status, exp, acc, chance in zip(df.status, expected, df.final_val_accuracy, df.chance_level)
+    ]
     return df[RUN_COLUMNS].sort_values(["study", "model", "seed"]).reset_index(drop=True)
+
+
+def collapsed(final_val_accuracy, chance_level, margin: float) -> bool:
+    """A seed that trained to the end but whose last epoch's val accuracy is at most ``margin``
+    above chance (config key collapse_margin): it learned nothing. Only for runs no claim
+    expects at chance; judged with and without it (:mod:`cnnstudy.claims`)."""
+    return bool(pd.notna(final_val_accuracy) and final_val_accuracy <= chance_level + margin)
 
 
 def read_table(path) -> pd.DataFrame:
@@ -141,6 +171,35 @@ def prediction_interval(values, level: float = LEVEL) -> tuple[float, float]:
         return np.nan, np.nan
     half = float(stats.t.ppf(0.5 + level / 2, iv.n - 1)) * iv.sd * np.sqrt(1 + 1 / iv.n)
     return iv.mean - half, iv.mean + half
+
+
+LOGIT_CLIP = 1e-3  # a perfect (or zero) accuracy has no logit: clipped this far inside [0, 1]
+
+
+def bounded_prediction_interval(values, level: float = LEVEL) -> tuple[float, float]:
+    """Where one more run's accuracy would fall, inside [0, 1]: the t prediction interval on
+    the logit scale, back-transformed (near 0 or 1 accuracies are skewed, and a normal interval
+    there leaves the range; a collapsed seed makes it span the range instead of the reals).
+    NaN where n < 2."""
+    from scipy.special import expit, logit
+
+    v = np.asarray(values, dtype=float)
+    v = np.clip(v[~np.isnan(v)], LOGIT_CLIP, 1 - LOGIT_CLIP)
+    low, high = prediction_interval(logit(v), level)
+    return (float(expit(low)), float(expit(high))) if np.isfinite(low) else (np.nan, np.nan)
+
+
+def decimals_of(value: float) -> int:
+    """The decimals a report wrote a number with, from its shortest form (0.605 -> 3)."""
+    text = f"{float(value)!r}"
+    return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+
+def outward(low: float, high: float, decimals: int) -> tuple[float, float]:
+    """``[low, high]`` rounded outward to ``decimals``: a report's number written to that
+    precision is compared with the interval at that precision."""
+    scale = 10**decimals
+    return math.floor(low * scale + 1e-9) / scale, math.ceil(high * scale - 1e-9) / scale
 
 
 def mean_interval(values, level: float = LEVEL) -> Interval:

@@ -6,12 +6,17 @@ A claim is data in the config (:class:`cnnstudy.config.Claim`). Claims about dif
 t tests over seeds (runs of a study share their seeds); the p-values of one report's tests
 are adjusted together (Holm), and a claim is contradicted only where a test is significant
 against the claimed direction. A report's single number is compared with where one run of
-ours would fall: the 95 % prediction interval mean +- t(n-1) * sd * sqrt(1 + 1/n).
-Convolution claims are checked on the gate's table (deterministic: no seeds).
+ours would fall, on the record that measures what the report measured (the claim's
+``metric``): the 95 % t prediction interval on the logit scale (it stays inside [0, 1]),
+rounded outward to the report's precision; an interval wider than ``max_interval_width``
+judges nothing. A seed that collapsed to chance is judged with and without: where the two
+verdicts differ the claim is inconclusive. A claim on a set-up the report leaves open says
+it is judged under our reading. Convolution claims are checked on the gate's table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -21,7 +26,16 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
-from .aggregate import Metric, mean_interval, per_class_accuracy, prediction_interval, study_metric
+from .aggregate import (
+    RECORDED,
+    Metric,
+    bounded_prediction_interval,
+    decimals_of,
+    mean_interval,
+    outward,
+    per_class_accuracy,
+    study_metric,
+)
 from .config import Claim, claim_runs
 
 ALPHA = 0.05
@@ -29,7 +43,9 @@ POWER = 0.8
 METHOD = (
     "Differences: paired t tests over seeds, p-values Holm-adjusted within each report; contradicted only where a "
     "test is significant against the claimed direction. A report's number: inside or outside the 95 % prediction "
-    "interval of one run of ours. Inconclusive differences say how many seeds would resolve them at 80 % power."
+    "interval of one run of ours (logit scale, inside [0, 1]) on the record matching the report's metric, at the "
+    "report's precision; too wide an interval is inconclusive. Collapsed seeds: judged with and without. "
+    "Inconclusive differences say how many seeds would resolve them at 80 % power."
 )
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run")
 
@@ -92,6 +108,7 @@ class Judgement:
     n: int = 0
     tests: list = field(default_factory=list)
     number: dict | None = None  # number claims: the row of vs_reported
+    collapsed: str = ""  # e.g. "1 of 3 seeds collapsed to chance (lr_1e_2 seed 1)"
 
 
 # ----------------------------------------------------------------------------- paired tests
@@ -225,7 +242,8 @@ def checked_text(c: Claim, metric: Metric | None) -> str:
         case "best":
             return f"{s['run']} > each of {', '.join(s['among'])}" + on
         case "number":
-            return f"one run of {s['run']} gives {_value_text(s['value'])}" + (f" ({metric.label})" if metric else "")
+            on = f" ({metric.label})" if metric else " (no record of ours matches the report's metric)"
+            return f"one run of {s['run']} gives {_value_text(s['value'])}" + on
         case "chance":
             return f"{s['run']} ends at chance level (within {s['margin']:g}) or diverges"
         case "hardest_classes":
@@ -243,16 +261,29 @@ def checked_text(c: Claim, metric: Metric | None) -> str:
     return f"L2 norm of ours − torch's {s['quantity']} ({s['implementation']}) at most {s['bound']:g} on every case"
 
 
-def _value_text(value) -> str:
-    return f"{value[0]:.4g}-{value[1]:.4g}" if isinstance(value, list) else f"{value:.4g}"
+def _value_text(value, decimals: int | None = None) -> str:
+    fmt = (lambda v: f"{v:.{decimals}f}") if decimals is not None else (lambda v: f"{v:.4g}")
+    return f"{fmt(value[0])}-{fmt(value[1])}" if isinstance(value, list) else fmt(value)
 
 
-def _study_values(ev: Evidence, study: str) -> tuple[Metric, pd.DataFrame, pd.DataFrame]:
-    """The study's metric, its completed seeds' values (seed x run) and all its runs' rows."""
+# A report's accuracy is written at least to the whole percent (0.70 is read back as 0.7)
+MIN_DECIMALS = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How number claims are judged (config keys max_interval_width, collapse_margin)."""
+
+    max_interval_width: float = 0.25
+
+
+def _study_values(ev: Evidence, study: str, column: str | None = None) -> tuple[Metric, pd.DataFrame, pd.DataFrame]:
+    """The study's metric, its completed seeds' values (seed x run) of ``column`` (default:
+    the metric's) and all its runs' rows."""
     r = ev.runs[ev.runs.study == study]
     metric = study_metric(r)
     ok = r[r.status != "diverged"]
-    return metric, ok.pivot_table(index="seed", columns="model", values=metric.column), r
+    return metric, ok.pivot_table(index="seed", columns="model", values=column or metric.column, dropna=False), r
 
 
 def _not_run_reason(c: Claim, runs: pd.DataFrame) -> str:
@@ -272,29 +303,59 @@ def _metric_note(c: Claim, ours: str) -> str:
     return f"the report: {c.reported_metric}; ours: {ours}" if c.reported_metric else f"ours: {ours}"
 
 
-def _judge_number(c: Claim, values: pd.DataFrame, runs: pd.DataFrame, metric: Metric) -> Judgement:
-    run, value = c.spec["run"], c.spec["value"]
-    lo, hi = (value, value) if not isinstance(value, list) else sorted(value)
-    v = values[run].dropna() if run in values else pd.Series(dtype=float)
-    iv, (p_lo, p_hi) = mean_interval(v), prediction_interval(v)
-    j = Judgement(c, checked_text(c, metric), metric.label, n=iv.n)
+def _number_verdict(values: pd.Series, value, decimals: int, settings: Settings) -> tuple[str, dict, str]:
+    """Reproduced where the report's number (or range) meets where one run of ours falls, at the
+    report's precision; inconclusive where no interval of useful width exists."""
+    lo, hi = (value, value) if not isinstance(value, list) else value
+    iv, (p_lo, p_hi) = mean_interval(values), bounded_prediction_interval(values)
+    interval = dict(ours_mean=iv.mean, ci_low=iv.low, ci_high=iv.high, pi_low=p_lo, pi_high=p_hi, n=iv.n)
     if iv.n < 2:
-        j.verdict, inside = "inconclusive", "n < 2: no interval"
-        j.evidence = f"ours {iv.mean:.4f} from one seed: no prediction interval"
-    else:
-        inside = "yes" if lo <= p_hi and hi >= p_lo else "no"
-        j.verdict = "reproduced" if inside == "yes" else "contradicted"
-        j.evidence = (
-            f"report {_value_text(value)}; ours {iv.mean:.4f} (sd {iv.sd:.4f}, n = {iv.n}); one run of ours "
-            f"falls in [{p_lo:.4f}, {p_hi:.4f}] (95 % prediction interval)"
+        return "inconclusive", interval, f"ours {iv.mean:.4f} from {iv.n} seed(s): no prediction interval"
+    r_lo, r_hi = outward(p_lo, p_hi, decimals)
+    interval.update(pi_low_rounded=r_lo, pi_high_rounded=r_hi)
+    d = decimals + 2  # enough digits to see why a number is inside or outside
+    shown = (
+        f"[{p_lo:.{d}f}, {p_hi:.{d}f}] (95 %, logit scale), [{r_lo:.{decimals}f}, {r_hi:.{decimals}f}] at its precision"
+    )
+    ours = f"ours {iv.mean:.{d}f} (sd {iv.sd:.{d}f}, n = {iv.n}); one run of ours falls in {shown}"
+    if p_hi - p_lo > settings.max_interval_width:
+        reason = (
+            f"{ours}: wider than {settings.max_interval_width:g} of the accuracy range (max_interval_width), no verdict"
         )
-    j.number = dict(
-        report=c.report, study=c.study, model=run, claim=c.id, reported=_value_text(value),
-        reported_metric=c.reported_metric,
-        ours_mean=iv.mean, ci_low=iv.low, ci_high=iv.high, pi_low=p_lo, pi_high=p_hi, n=iv.n,
-        our_metric=metric.label, diverged=int((runs[runs.model == run].status == "diverged").sum()),
-        reported_in_prediction_interval=inside,
-    )  # fmt: skip
+        return "inconclusive", interval, reason
+    inside = lo <= r_hi and hi >= r_lo
+    return ("reproduced" if inside else "contradicted"), interval, f"{ours}: {'inside' if inside else 'outside'}"
+
+
+def _judge_number(c: Claim, ev: Evidence, runs: pd.DataFrame, settings: Settings) -> Judgement:
+    run, value, key = c.spec["run"], c.spec["value"], c.spec["metric"]
+    written = [decimals_of(v) for v in (value if isinstance(value, list) else [value])]
+    decimals = c.spec.get("decimals", max([MIN_DECIMALS, *written]))
+    headline = study_metric(runs)
+    metric = RECORDED.get(key, headline)
+    _, values, _ = _study_values(ev, c.study, metric.column)
+    v = values[run].dropna() if run in values else pd.Series(dtype=float)
+    j = Judgement(c, checked_text(c, metric if key != "none" else None), metric.label)
+    report = f"report {_value_text(value, decimals)}"
+    if key == "none":
+        j.verdict, interval, _ = _number_verdict(v, value, decimals, settings)
+        j.evidence = (
+            f"metrics differ: no record of ours measures the report's ({report}; ours {interval['ours_mean']:.4f}"
+        )
+        j.evidence += f" on {metric.label}): not judged"
+        j.verdict = "inconclusive"
+    elif v.empty:
+        j.verdict, interval = "not run", {"ours_mean": np.nan, "n": 0}
+        j.evidence = f"{run} records no {metric.label} (a dataset without that split?)"
+    else:
+        j.verdict, interval, words = _number_verdict(v, value, decimals, settings)
+        j.evidence = f"{report} on {metric.label}; {words}"
+    j.n = interval["n"]
+    diverged = int((runs[runs.model == run].status == "diverged").sum())
+    j.number = dict(report=c.report, study=c.study, model=run, claim=c.id, reported=_value_text(value, decimals),
+                    reported_metric=c.reported_metric, matched_metric=key, our_metric=metric.label, decimals=decimals,
+                    diverged=diverged, reported_in_prediction_interval={"reproduced": "yes", "contradicted": "no"}.get(
+                        j.verdict, "no verdict"), **interval)  # fmt: skip
     return j
 
 
@@ -350,7 +411,7 @@ def _of_completed(table: pd.DataFrame, study: str, runs: pd.DataFrame) -> pd.Dat
     return t[[key in completed for key in zip(t.model, t.seed)]]
 
 
-def _start(c: Claim, ev: Evidence) -> Judgement:
+def _start(c: Claim, ev: Evidence, settings: Settings) -> Judgement:
     """A claim's judgement, or its tests waiting for the report's Holm adjustment."""
     if not c.study:
         return _judge_conv(c, ev.conv_cases)
@@ -359,7 +420,7 @@ def _start(c: Claim, ev: Evidence) -> Judgement:
     if reason:
         return Judgement(c, checked_text(c, metric), metric.label, "not run", reason)
     if c.kind == "number":
-        return _judge_number(c, values, runs, metric)
+        return _judge_number(c, ev, runs, settings)
     if c.kind == "chance":
         return _judge_chance(c, runs, metric)
     j = Judgement(c, checked_text(c, metric), metric.label)
@@ -383,27 +444,71 @@ def _finish(j: Judgement) -> None:
         j.evidence = "no seed where the compared runs all completed: " + j.evidence
 
 
-def judge(claims: list[Claim], ev: Evidence) -> list[Judgement]:
-    """Every claim's verdict; the tests of one report are Holm-adjusted together."""
-    judgements = [_start(c, ev) for c in claims]
+def _judge_family(claims: list[Claim], ev: Evidence, settings: Settings) -> list[Judgement]:
+    """Every claim's verdict on ``ev``; the tests of one report are Holm-adjusted together."""
+    judgements = [_start(c, ev, settings) for c in claims]
     for report in dict.fromkeys(c.report for c in claims):
         adjust([t for j in judgements if j.claim.report == report and not j.verdict for t in j.tests])
     for j in judgements:
         if not j.verdict:
             _finish(j)
+    return judgements
+
+
+def collapsed_text(c: Claim, runs: pd.DataFrame) -> str:
+    """Per run a claim rests on: how many of its completed seeds collapsed to chance ('' if none)."""
+    of_study = runs[(runs.study == c.study) & (runs.status != "diverged")]
+    named = claim_runs(c) or list(dict.fromkeys(of_study.model))
+    parts = []
+    for run in dict.fromkeys(named):
+        rows = of_study[of_study.model == run]
+        gone = rows[rows.collapsed.astype(bool)]
+        if len(gone):
+            seeds = ", ".join(map(str, gone.seed))
+            parts.append(f"{len(gone)} of {len(rows)} seeds of {run} collapsed to chance (seed {seeds})")
+    return "; ".join(parts)
+
+
+def _reconcile(j: Judgement, without: Judgement) -> None:
+    """A verdict that holds with and without the collapsed seeds stands; else inconclusive."""
+    if without.verdict == j.verdict:
+        j.evidence += f". {j.collapsed}: the same verdict without them"
+        return
+    j.evidence = (
+        f"{j.collapsed}: with them {j.verdict} ({j.evidence}); without them {without.verdict} ({without.evidence})"
+    )
+    j.verdict = "inconclusive"
+
+
+def judge(claims: list[Claim], ev: Evidence, settings: Settings = Settings()) -> list[Judgement]:
+    """Every claim's verdict. Where a claim rests on a seed that collapsed to chance, it is
+    judged again without the collapsed seeds (the same Holm families): a verdict that changes
+    becomes inconclusive, saying both. A claim on our reading of an open set-up says so."""
+    judgements = _judge_family(claims, ev, settings)
+    collapsed = ev.runs.collapsed.astype(bool)
+    if collapsed.any():
+        without = _judge_family(claims, dataclasses.replace(ev, runs=ev.runs[~collapsed]), settings)
+        for j, alt in zip(judgements, without):
+            j.collapsed = collapsed_text(j.claim, ev.runs) if j.claim.study else ""
+            if j.collapsed and j.verdict != "not run":
+                _reconcile(j, alt)
+    for j in judgements:
         if j.claim.study and j.verdict != "not run":
             j.evidence += f" ({_metric_note(j.claim, j.metric)})"
+        if j.claim.reading and j.verdict != "not run":
+            j.evidence = f"Under our reading of the set-up ({j.claim.reading}): {j.evidence}"
     return judgements
 
 
 # ----------------------------------------------------------------------------- tables
-CLAIM_COLUMNS = ["claim", "report", "study", "kind", "quote", "checked", "verdict", "evidence", "n", "our_metric",
-                 "reported_metric"]  # fmt: skip
+CLAIM_COLUMNS = ["claim", "report", "study", "kind", "quote", "checked", "verdict", "set_up", "evidence", "n",
+                 "collapsed", "our_metric", "reported_metric", "reading"]  # fmt: skip
+SET_UPS = ("the report's", "our reading")  # a claim's runs as the report states them, or as we had to choose
 TEST_COLUMNS = ["claim", "report", "study", "label", "unit", "direction", "null", "margin", "mean", "ci_low",
                 "ci_high", "n", "p", "p_holm", "outcome", "seeds_needed", "verdict"]  # fmt: skip
-NUMBER_COLUMNS = ["report", "study", "model", "claim", "reported", "reported_metric", "ours_mean", "ci_low",
-                  "ci_high", "pi_low", "pi_high", "n", "our_metric", "diverged",
-                  "reported_in_prediction_interval"]  # fmt: skip
+NUMBER_COLUMNS = ["report", "study", "model", "claim", "reported", "decimals", "reported_metric", "matched_metric",
+                  "our_metric", "ours_mean", "ci_low", "ci_high", "pi_low", "pi_high", "pi_low_rounded",
+                  "pi_high_rounded", "n", "diverged", "reported_in_prediction_interval"]  # fmt: skip
 
 
 def _ident(j: Judgement) -> dict:
@@ -413,7 +518,8 @@ def _ident(j: Judgement) -> dict:
 def claims_table(judgements: list[Judgement]) -> pd.DataFrame:
     rows = [
         {**_ident(j), "kind": j.claim.kind, "quote": j.claim.quote, "checked": j.checked, "verdict": j.verdict,
-         "evidence": j.evidence, "n": j.n, "our_metric": j.metric, "reported_metric": j.claim.reported_metric}
+         "set_up": SET_UPS[bool(j.claim.reading)], "evidence": j.evidence, "n": j.n, "collapsed": j.collapsed,
+         "our_metric": j.metric, "reported_metric": j.claim.reported_metric, "reading": j.claim.reading}
         for j in judgements
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

@@ -8,6 +8,7 @@ cross-references a schema cannot express (a study naming an unknown dataset, ...
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -193,6 +194,7 @@ class Claim:
     reported_metric: str
     spec: dict
     where: str  # its config path, for messages
+    reading: str = ""  # the set-up the report leaves open and we chose, for the runs it names ("": as stated)
 
 
 CLAIM_KEYS = ("id", "kind", "quote", "reported_metric", "report")
@@ -205,7 +207,8 @@ def all_claims(config: dict) -> list[Claim]:
         for i, c in enumerate(study.get("claims", [])):
             where = f"studies/{sname}/claims/{i} ({c['id']})"
             metric = c.get("reported_metric", study.get("reported_metric", ""))
-            out.append(_claim(c, study["report"], sname, metric, where))
+            claim = _claim(c, study["report"], sname, metric, where)
+            out.append(dataclasses.replace(claim, reading=reading_of(study, claim_runs(claim))))
     for i, c in enumerate(config.get("conv_tests", {}).get("claims", [])):
         out.append(_claim(c, c["report"], "", c.get("reported_metric", ""), f"conv_tests/claims/{i} ({c['id']})"))
     return out
@@ -214,6 +217,18 @@ def all_claims(config: dict) -> list[Claim]:
 def _claim(entry: dict, report: str, study: str, metric: str, where: str) -> Claim:
     spec = {k: copy.deepcopy(v) for k, v in entry.items() if k not in CLAIM_KEYS}
     return Claim(entry["id"], report, study, entry["kind"], entry["quote"], metric, spec, where)
+
+
+def reading_of(study: dict, runs: list[str]) -> str:
+    """Our reading of the set-up behind runs of a study: the study's, then each run's."""
+    parts = [study.get("reading", "")] + [study["runs"][r].get("reading", "") for r in dict.fromkeys(runs)
+                                          if r in study["runs"]]  # fmt: skip
+    return "; ".join(p for p in parts if p)
+
+
+def expected_at_chance(config: dict) -> set[tuple[str, str]]:
+    """(study, run) that a chance claim names: they are not collapsed when they end at chance."""
+    return {(c.study, c.spec["run"]) for c in all_claims(config) if c.kind == "chance"}
 
 
 def claim_runs(claim: Claim) -> list[str]:

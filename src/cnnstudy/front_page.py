@@ -14,6 +14,7 @@ import math
 
 import pandas as pd
 
+from .claims import SET_UPS
 from .escape import rst_text
 from .pages import VERDICT_COLORS
 
@@ -45,8 +46,13 @@ METHOD = """Each claim of the five reports is judged from our runs. Differences 
 seeds, with the p-values of one report's tests adjusted together (Holm): *reproduced* where
 every test is significant in the claimed direction, *contradicted* only where one is
 significant against it, else *inconclusive* (with the seeds that would resolve it). A
-report's number is compared with where one run of ours falls (95 % prediction interval).
-*Not run* says why (a run not selected, or diverged on every seed)."""
+report's number is compared with where one run of ours falls (95 % prediction interval on the
+logit scale, so inside [0, 1], rounded outward to the report's precision) on our record of
+the same metric (the last epoch's val or test accuracy, or the best epoch's where the report
+gives its best); an interval wider than a quarter of the range judges nothing. A seed that
+collapsed to chance is counted and the claim judged with and without it: *inconclusive*
+where the two differ. *(our reading)* marks a verdict on a set-up the report leaves open and
+we chose. *Not run* says why (a run not selected, or diverged on every seed)."""
 
 
 def _cell(value, markup: bool) -> str:
@@ -77,12 +83,21 @@ def verdict_role(verdict: str) -> str:
     return f":{verdict.replace(' ', '')}:`{verdict}`"
 
 
+def verdict_cell(claim) -> str:
+    """The verdict in colour; under our reading of the set-up, said beside it."""
+    return verdict_role(claim.verdict) + (" (our reading)" if claim.set_up == SET_UPS[1] else "")
+
+
 def counts_table(claims: pd.DataFrame, reports: dict) -> pd.DataFrame:
+    """Per report, and within it per set-up (the report's as stated, or our reading of what
+    it leaves open), how many claims got each verdict."""
     rows = []
     for report, spec in reports.items():
-        c = claims[claims.report == report]
-        rows.append({"report": f"{report}: {spec['title']}", "claims": len(c),
-                     **{verdict_role(v): int((c.verdict == v).sum()) for v in VERDICT_COLORS}})  # fmt: skip
+        for set_up in SET_UPS:
+            c = claims[(claims.report == report) & (claims.set_up == set_up)]
+            if len(c) or set_up == SET_UPS[0]:
+                rows.append({"report": f"{report}: {spec['title']}", "set-up": set_up, "claims": len(c),
+                             **{verdict_role(v): int((c.verdict == v).sum()) for v in VERDICT_COLORS}})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -107,7 +122,7 @@ def claims_rows(claims: pd.DataFrame) -> pd.DataFrame:
         {
             "claim (the report's words)": [quoted(c.quote, c.claim) for c in claims.itertuples()],
             "we checked": list(claims.checked),
-            "verdict": [verdict_role(v) for v in claims.verdict],
+            "verdict": [verdict_cell(c) for c in claims.itertuples()],
             "evidence": list(claims.evidence),
             "figure": [figure_of(c) for c in claims.itertuples()],
         }
@@ -150,20 +165,30 @@ def answers_table(answers: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _ours(r) -> str:
+    """Our mean and where one run of ours falls, at the report's precision and two digits more."""
+    if r.n == 0 and r.diverged:
+        return "diverged"
+    if pd.isna(r.ours_mean):
+        return "none"
+    d = int(r.decimals) + 2
+    text = f"{r.ours_mean:.{d}f}"
+    if pd.notna(r.pi_low):
+        text += f" [{r.pi_low:.{d}f}, {r.pi_high:.{d}f}]"
+    if pd.notna(r.pi_low_rounded):
+        k = int(r.decimals)
+        text += f", at the report's precision [{r.pi_low_rounded:.{k}f}, {r.pi_high_rounded:.{k}f}]"
+    return text
+
+
 def versus_table(reported: pd.DataFrame) -> pd.DataFrame:
-    ours = [
-        "diverged"
-        if r.n == 0 and r.diverged
-        else f"{r.ours_mean:.3f}" + ("" if pd.isna(r.pi_low) else f" [{r.pi_low:.3f}, {r.pi_high:.3f}]")
-        for r in reported.itertuples()
-    ]
     return pd.DataFrame(
         {
             "run": reported.model,
             "report": reported.reported,
             "report's metric": reported.reported_metric.fillna(""),
-            "ours [one run: 95% prediction interval]": ours,
-            "our metric": reported.our_metric,
+            "ours [one run: 95% prediction interval]": [_ours(r) for r in reported.itertuples()],
+            "our record (the same metric)": reported.our_metric,
             "n": reported.n,
             "report inside?": reported.reported_in_prediction_interval,
         }

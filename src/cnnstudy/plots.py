@@ -61,7 +61,7 @@ def class_counts(counts: pd.DataFrame, path, title: str = ""):
 
 def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str = ""):
     """Loss and accuracy, train and val; models overlaid, mean over seeds with the seeds' range."""
-    c = curves[curves.scope == scope]
+    c = curves[(curves.scope == scope) & curves.split.isin(["train", "val"])]  # test is scored, never shown choosing
     x = "epoch" if scope == "epoch" else "step"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
@@ -189,10 +189,11 @@ def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
     _save(fig, path)
 
 
-def _mark_diverged(ax, x: float, count: int) -> None:
-    """Diverged seeds are a count under their run, never a value in its mean."""
+def _mark_diverged(ax, x: float, count: int, what: str = "diverged", height: float = 0.02) -> None:
+    """Diverged (or collapsed) seeds are a count under their run: diverged ones are never a
+    value in its mean; collapsed ones are, and are judged with and without."""
     if count:
-        ax.annotate(f"diverged x{count}", (x, 0.02), xycoords=("data", "axes fraction"), ha="center",
+        ax.annotate(f"{what} x{count}", (x, height), xycoords=("data", "axes fraction"), ha="center",
                     color="tab:red", fontsize=8)  # fmt: skip
 
 
@@ -204,7 +205,8 @@ def _interval_bars(ax, table: pd.DataFrame, x, label: str, **style):
 
 def ablation(runs: pd.DataFrame, path, title: str = ""):
     """The study's headline metric per run: mean and 95 % t interval over completed seeds,
-    single seeds as dots; diverged seeds are marked and counted, never plotted as zeros."""
+    single seeds as dots (red crosses: collapsed to chance); diverged seeds are marked and
+    counted, never plotted as zeros."""
     metric = aggregate.study_metric(runs)
     column = metric.column
     ok = runs[runs.status != "diverged"]
@@ -218,9 +220,14 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
     if len(table):
         _interval_bars(ax, table, x, "mean, 95% interval", color="tab:blue")
         for i, m in enumerate(models):
-            seeds = ok[ok.model == m][column]
-            ax.plot(np.full(len(seeds), i + 0.15), seeds, ".", color="grey", alpha=0.7)
+            seeds = ok[ok.model == m]
+            gone = seeds.collapsed.astype(bool)
+            ax.plot(np.full(int((~gone).sum()), i + 0.15), seeds[column][~gone], ".", color="grey", alpha=0.7)
+            ax.plot(np.full(int(gone.sum()), i + 0.15), seeds[column][gone], "x", color="tab:red")
             _mark_diverged(ax, i, int(((runs.model == m) & (runs.status == "diverged")).sum()))
+            _mark_diverged(ax, i, int(gone.sum()), "collapsed", 0.07)
+        if ok.collapsed.astype(bool).any():
+            ax.plot([], [], "x", color="tab:red", label="a seed collapsed to chance")
         ax.axhline(runs.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
         ax.set_xticks(x, models, rotation=30, ha="right")
     ax.set_ylabel("accuracy (fraction correct)")
@@ -257,9 +264,10 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
             low, high = _reported_range(row.reported)
             ax.plot([i + 0.1, i + 0.1], [low, high], "s-", color="tab:red", label="the report" if i == 0 else None)
             _mark_diverged(ax, i, row.diverged)
-        ax.set_xticks(x, table.model, rotation=30, ha="right")
+        ax.set_xticks(x, [f"{m}\n{k}" for m, k in zip(table.model, table.matched_metric)], rotation=30, ha="right")
         ax.legend(fontsize=8)
-        ax.set_title(f"ours: {table.our_metric.iloc[0]}; the report: {table.reported_metric.iloc[0]}", fontsize=9)
+        ax.set_title("ours on the record matching each report's metric (under each run: its name in the config)",
+                     fontsize=9)  # fmt: skip
     else:
         ax.text(0.5, 0.5, "the report gives no numbers for this study", ha="center", transform=ax.transAxes)
     ax.set_ylabel("accuracy (fraction correct)")

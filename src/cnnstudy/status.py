@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config as study_config
+from .aggregate import collapsed as aggregate_collapsed
 
-STATES = ("done", "training", "waiting", "stopped", "stalled", "diverged", "failed")
+STATES = ("done", "collapsed", "training", "waiting", "stopped", "stalled", "diverged", "failed")
+FINISHED = ("done", "collapsed", "diverged", "failed")  # nothing left to compute
 PROGRESS = re.compile(r"epoch (\d+)/(\d+) step \d+ .*\| val loss \S+ acc ([\d.]+) \| ([\d.]+) s, ETA (\d+) s")
 START = re.compile(r"^\[[\d:]+\] device \S+ \(")  # the first line of each attempt (a rerun appends)
 STOP = re.compile(r"\] (SIG(TERM|INT) .*exiting|STOPPED: )")  # the trainer's checkpointed exit, or a script's
@@ -114,7 +116,32 @@ def _from_log(s: RunStatus, log: Path, now: float) -> RunStatus:
     return s
 
 
-def run_status(results: Results, study: str, run: str, seed: int) -> RunStatus:
+def _finished(s: RunStatus, summary: dict, chance: ChanceRule) -> RunStatus:
+    s.state = "done" if summary.get("status") == "completed" else "diverged"
+    s.epoch = s.epochs = summary.get("epochs_run")
+    s.val_accuracy, s.seconds_left = summary.get("final_val_accuracy"), 0.0
+    if s.state == "done" and chance.collapsed(s, summary):
+        s.state = "collapsed"
+        s.detail = (
+            f"ended at chance ({s.val_accuracy:.3f}, chance {summary['chance_level']:.3f}): judged with and without"
+        )
+    return s
+
+
+@dataclass(frozen=True)
+class ChanceRule:
+    """Which finished seeds count as collapsed (config keys collapse_margin and the chance claims)."""
+
+    expected: frozenset = frozenset()  # (study, run) a chance claim names
+    margin: float = 0.02
+
+    def collapsed(self, s: RunStatus, summary: dict) -> bool:
+        if (s.study, s.run) in self.expected:
+            return False
+        return aggregate_collapsed(summary.get("final_val_accuracy"), summary.get("chance_level", 0.0), self.margin)
+
+
+def run_status(results: Results, study: str, run: str, seed: int, chance: ChanceRule = ChanceRule()) -> RunStatus:
     s = RunStatus(study, run, seed)
     path = results.run_dir(study, run, seed) / "summary.json"
     try:
@@ -126,10 +153,7 @@ def run_status(results: Results, study: str, run: str, seed: int) -> RunStatus:
         s.state, s.detail = "failed", f"{path} is missing though the run wrote its other outputs: {rerun_hint(path)}"
         return s
     if summary:
-        s.state = "done" if summary.get("status") == "completed" else "diverged"
-        s.epoch = s.epochs = summary.get("epochs_run")
-        s.val_accuracy, s.seconds_left = summary.get("final_val_accuracy"), 0.0
-        return s
+        return _finished(s, summary, chance)
     log = results.log(study, run, seed)
     return _from_log(s, log, results.now) if log.exists() else s
 
@@ -143,7 +167,7 @@ def _estimate(rows: list[RunStatus], results: Results) -> None:
         if s.state not in ("waiting", "stopped", "stalled", "training") or s.seconds_left is not None:
             continue
         same = [o for o in rows if (o.study, o.run) == (s.study, s.run)]
-        done = [results.summary(o.study, o.run, o.seed) for o in same if o.state == "done"]  # read fine just now
+        done = [results.summary(o.study, o.run, o.seed) for o in same if o.state in ("done", "collapsed")]
         seconds = [d["seconds"] for d in done if d]
         per_epoch = [o.epoch_seconds for o in same if o.epoch_seconds]
         if seconds:
@@ -157,7 +181,8 @@ def _estimate(rows: list[RunStatus], results: Results) -> None:
 def collect(config: dict, results_dir: str | Path = study_config.RESULTS) -> list[RunStatus]:
     """Every selected run of ``config`` and seed, as the pipeline's files show it now."""
     results = Results(Path(results_dir))
-    rows = [run_status(results, study, run, seed) for study, run, seed in study_config.runs(config)]
+    chance = ChanceRule(frozenset(study_config.expected_at_chance(config)), config["collapse_margin"])
+    rows = [run_status(results, study, run, seed, chance) for study, run, seed in study_config.runs(config)]
     for s in rows:  # the planned epochs (a diverged run stopped early; a log may say nothing yet)
         s.epochs = study_config.run_config(config, s.study, s.run, s.seed).epochs
     _estimate(rows, results)
@@ -169,7 +194,7 @@ def totals(rows: list[RunStatus]) -> dict:
     out = {}
     for key in [*dict.fromkeys(r.study for r in rows), None]:
         of = [r for r in rows if key is None or r.study == key]
-        left = [r.seconds_left for r in of if r.state not in ("done", "diverged", "failed")]
+        left = [r.seconds_left for r in of if r.state not in FINISHED]
         out[key] = {
             **{state: sum(r.state == state for r in of) for state in STATES},
             "runs": len(of),

@@ -79,8 +79,9 @@ def make_scheduler(cfg: RunConfig, opt):
 @dataclass
 class RunData:
     """A run's data on the device: the training split, validation (whole, and the fixed subset
-    scored at per-step marks), the test split left on the host until the end, and the digests
-    of every split as computed while loading."""
+    scored at per-step marks), the test split (scored every epoch and recorded, for the
+    reports' own metrics, never used to choose anything; its host copy scores the best-val
+    weights at the end), and the digests of every split as computed while loading."""
 
     classes: list
     train_x: torch.Tensor
@@ -89,6 +90,7 @@ class RunData:
     val: DeviceSplit
     val_marks: DeviceSplit | None  # None: no validation at the marks
     test: dict | None
+    test_epochs: DeviceSplit | None
     sha256: dict
     train_split: dict  # host copy, for the normalizer statistics
 
@@ -112,6 +114,7 @@ def load_run_data(cfg: RunConfig, data_path, device) -> RunData:
         val=val,
         val_marks=marks,
         test=splits.get("test"),
+        test_epochs=device_split(splits["test"], device, cfg.eval_batch_size) if "test" in splits else None,
         sha256=data["sha256"],
         train_split=train,
     )
@@ -359,8 +362,10 @@ def _row(scope, epoch, step, split, *, images, loss_sum, correct) -> dict:
     )
 
 
-def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, val: Evaluation) -> EpochResult:
-    """The epoch's one host sync: its marks and totals become rows of the history."""
+def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, evals: dict) -> EpochResult:
+    """The epoch's one host sync: its marks and totals become rows of the history; ``evals``
+    holds the epoch's val evaluation and, where there is a test split, its test one."""
+    val = evals["val"]
     for mark in stats.marks:
         loss_sum, correct = mark.train_sums.tolist()
         history.metrics.append(
@@ -381,6 +386,19 @@ def record_epoch(history: History, epoch: int, t: Trainer, stats: EpochStats, va
         "epoch", epoch, t.step, "val", images=val.images, loss_sum=float(val.loss_sum), correct=int(val.correct)
     )
     history.metrics += [train, val_row]
+    if evals.get("test") is not None:
+        test = evals["test"]
+        history.metrics.append(
+            _row(
+                "epoch",
+                epoch,
+                t.step,
+                "test",
+                images=test.images,
+                loss_sum=float(test.loss_sum),
+                correct=int(test.correct),
+            )
+        )
     return EpochResult(train["loss"], train["accuracy"], val_row["loss"], val_row["accuracy"])
 
 
@@ -545,7 +563,8 @@ def _fit(t: Trainer, data: RunData, run: RunState, log, board) -> str:
         if t.scheduler is not None:
             t.scheduler.step()
         val = evaluate(t.model, t.norm, data.val, len(data.classes), t.bf16)
-        result = record_epoch(run.history, epoch, t, stats, val)
+        evals = {"val": val, "test": epoch_test(t, data)}
+        result = record_epoch(run.history, epoch, t, stats, evals)
         seconds.append(time.time() - tick)
         log(_progress(cfg, epoch, t.step, result, seconds))
         board.update(run.history, t.step, lr, len(data.train_y) / seconds[-1])
@@ -571,6 +590,14 @@ class RunOutcome:
     run: RunState
     status: str
     seconds: float
+
+
+def epoch_test(t: Trainer, data: RunData) -> Evaluation | None:
+    """The test split scored by this epoch's weights: recorded (the reports' last-epoch and
+    best-epoch test accuracy), never used to choose an epoch or anything else."""
+    if data.test_epochs is None:
+        return None
+    return evaluate(t.model, t.norm, data.test_epochs, len(data.classes), t.bf16)
 
 
 def _test_evaluation(o: RunOutcome) -> Evaluation | None:
@@ -627,6 +654,8 @@ def _throughput(o: RunOutcome) -> float | None:
 
 def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
     val_epochs = [r for r in o.run.history.metrics if r["scope"] == "epoch" and r["split"] == "val"]
+    test_epochs = [r for r in o.run.history.metrics if r["scope"] == "epoch" and r["split"] == "test"]
+    test_epochs = [r for r in test_epochs if math.isfinite(r["loss"])] if o.status == "completed" else []
     device = o.data.train_x.device
     model = o.trainer.model
     return {
@@ -637,6 +666,10 @@ def _summary(o: RunOutcome, test: Evaluation | None) -> dict:
         "best_epoch": o.run.best.epoch,
         "best_val_accuracy": o.run.best.val_accuracy if o.run.best.val_accuracy >= 0 else None,
         "final_val_accuracy": val_epochs[-1]["accuracy"] if val_epochs else None,
+        # the reports' own metrics where they read test: the last epoch's, and the best epoch's
+        # chosen on test itself (labelled so: it chooses on the split it reports)
+        "final_test_accuracy": test_epochs[-1]["accuracy"] if test_epochs else None,
+        "best_test_accuracy": max(r["accuracy"] for r in test_epochs) if test_epochs else None,
         "test_split": o.data.test is not None,
         "test_accuracy": int(test.correct) / test.images if test is not None else None,
         "chance_level": 1.0 / len(o.data.classes),

@@ -24,6 +24,12 @@ rule aggregate:
         f"{RESULTS}/logs/aggregate.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        # seeds of runs a chance claim names are not collapsed when they end at chance
+        expected_at_chance=sorted(
+            f"{s}/{r}" for s, r in study_config.expected_at_chance(config)
+        ),
+        collapse_margin=config["collapse_margin"],
     script:
         "../scripts/aggregate.py"
 
@@ -115,6 +121,7 @@ rule claims:
         "../../envs/report.yaml"
     params:
         claims_sha256=study_config.texts_digest([dataclasses.asdict(c) for c in CLAIMS]),
+        max_interval_width=config["max_interval_width"],
     script:
         "../scripts/claims.py"
 

@@ -4,7 +4,8 @@ from cnnstudy import aggregate, pages
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:
-    runs = aggregate.runs_table(snakemake.input.summaries)
+    expected = {tuple(name.split("/")) for name in snakemake.params.expected_at_chance}
+    runs = aggregate.runs_table(snakemake.input.summaries, expected, snakemake.params.collapse_margin)
     runs.to_csv(snakemake.output.runs, index=False)
     Path(snakemake.output.runs_html).write_text(pages.html_table(runs, "Every run", "One row per run."))
     aggregate.concat_csv(snakemake.input.metrics).to_csv(snakemake.output.curves, index=False)

@@ -9,7 +9,8 @@ from cnnstudy.logs import script_log
 with script_log(snakemake.log[0]) as log:
     tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "confusion", "grad_norms")}
     evidence = claims.Evidence(**tables, conv_cases=pd.read_csv(snakemake.input.conv_cases))
-    judgements = claims.judge(all_claims(snakemake.config), evidence)
+    settings = claims.Settings(max_interval_width=snakemake.params.max_interval_width)
+    judgements = claims.judge(all_claims(snakemake.config), evidence, settings)
     outputs = {
         "claims": (claims.claims_table(judgements), "Every claim of the reports, judged"),
         "tests": (claims.tests_table(judgements), "The claims' paired tests (Holm-adjusted per report)"),
