@@ -93,9 +93,10 @@ def counts_table(claims: pd.DataFrame, reports: dict) -> pd.DataFrame:
     it leaves open), how many claims got each verdict."""
     rows = []
     for report, spec in reports.items():
+        of_report = claims[claims.report == report]
         for set_up in SET_UPS:
-            c = claims[(claims.report == report) & (claims.set_up == set_up)]
-            if len(c) or set_up == SET_UPS[0]:
+            c = of_report[of_report.set_up == set_up]
+            if len(c) or (set_up == SET_UPS[0] and of_report.empty):  # a report without claims keeps its row
                 rows.append({"report": f"{report}: {spec['title']}", "set-up": set_up, "claims": len(c),
                              **{verdict_role(v): int((c.verdict == v).sum()) for v in VERDICT_COLORS}})  # fmt: skip
     return pd.DataFrame(rows)
