@@ -45,6 +45,7 @@ localrules:
     conv_notebook,
     study_notebook,
     front_page,
+    compute,
 
 
 rule all:

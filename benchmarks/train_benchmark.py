@@ -33,6 +33,14 @@ per study and in total, written as CSV and figure to ``--out`` (the pipeline's
 ``grid_projection`` rule does the same).
 
     python benchmarks/train_benchmark.py --projection config/config.yaml [--device cuda] [--out results/performance]
+
+With ``--concurrent K [K ...]`` it runs K training processes of each setting at once on the
+device (each one epoch of ours, started together after a warm-up) and prints the aggregate
+training images per second against one process, side by side: what several small jobs
+sharing one GPU (SLURM shards or MPS) gain. On a CPU it shows contention; the number that
+counts is the GPU's.
+
+    python benchmarks/train_benchmark.py --concurrent 1 2 4 8 --device cuda [--settings coco5]
 """
 
 from __future__ import annotations
@@ -287,16 +295,62 @@ def time_setting(s: Setting, rounds: int, work: Path, device: torch.device) -> t
     return timings, board_share
 
 
+def _one_process(s: Setting, folder: Path, device_name: str, threads: int, barrier, results) -> None:
+    """One training process of ``--concurrent``: warm up, wait for the others, time one epoch of ours."""
+    torch.set_num_threads(threads)
+    device = pick_device(device_name)
+    cfg = run_config(s, OUR_VARIANTS[0], device)
+    data = load_run_data(cfg, folder / "data.pt", device)
+    seed_everything(0)
+    trainer = build_trainer(cfg, data, device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    train_one_epoch(trainer, data)
+    sync()
+    barrier.wait()  # every process starts its timed epoch together: they contend for the device
+    tick = time.perf_counter()
+    train_one_epoch(trainer, data)
+    sync()
+    results.put(time.perf_counter() - tick)
+
+
+def time_concurrent(s: Setting, counts: list[int], work: Path, device_name: str, threads: int) -> dict:
+    """K -> seconds of each of K training processes of setting ``s`` running one epoch at once
+    (spawned: CUDA needs it), for each K of ``counts``."""
+    import multiprocessing
+
+    folder, ctx, seconds = write_setting(s, work), multiprocessing.get_context("spawn"), {}
+    for k in counts:
+        barrier, results = ctx.Barrier(k), ctx.Queue()
+        procs = [ctx.Process(target=_one_process, args=(s, folder, device_name, threads, barrier, results))
+                 for _ in range(k)]  # fmt: skip
+        for p in procs:
+            p.start()
+        seconds[k] = [results.get(timeout=3600) for _ in procs]
+        for p in procs:
+            p.join()
+    return seconds
+
+
+def print_concurrent(s: Setting, seconds: dict) -> None:
+    """Aggregate training images per second of K processes against one, side by side."""
+    one = s.train / seconds[min(seconds)][0]
+    print(f"{s.name}: {s.arch}, batch {s.batch_size}, {s.train} images an epoch; K processes at once on one device")
+    for k, times in seconds.items():
+        total = k * s.train / max(times)  # all K epochs done when the slowest is
+        print(f"  K={k}: {total:9.1f} images/s in all, {s.train / statistics.median(times):9.1f} per process, "
+              f"{total / one:.2f}x one process")  # fmt: skip
+
+
 def project_grid(args) -> None:
     from cnnstudy import config as study_config
     from cnnstudy import plots, projection
 
-    config = study_config.load(args.projection)
+    config = study_config.load(*args.projection)
     config["device"] = args.device or config["device"]
     table = projection.project(config, budget=args.measure_seconds)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "projection.csv", index=False)
-    plots.grid_projection(table, args.out / "projection.png", title=f"{args.projection}, projected")
+    plots.grid_projection(table, args.out / "projection.png", title=f"{' + '.join(args.projection)}, projected")
     print(table[["study", "run", "seeds", "steps_per_seed", "train_images_per_second", "seconds"]].round(1).to_string())
     print(projection.per_study(table).round(2).to_string(index=False))
     print(f"device: {table.device.iloc[0]}")
@@ -309,9 +363,12 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the images (quick looks)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--device", help="cpu (default), cuda or auto (the pipeline's choice); --projection: the config's")
-    ap.add_argument("--projection", metavar="CONFIG", help="project CONFIG's whole grid on this device instead")
+    ap.add_argument("--projection", metavar="CONFIG", nargs="+",
+                    help="project the grid of CONFIG (files laid over each other) on this device instead")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("results/performance"), help="where --projection writes")
     ap.add_argument("--measure-seconds", type=float, default=2.0, help="timed seconds per model/input/batch")
+    ap.add_argument("--concurrent", type=int, nargs="+", metavar="K",
+                    help="instead: K training processes of each setting at once on --device (1 2 4 8)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.projection:
@@ -320,6 +377,8 @@ def main():
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     cpu = platform.processor() or platform.machine()
     print(f"torch {torch.__version__}, {cpu}, {args.threads} threads, {where}, {args.rounds} alternating rounds")
+    if args.concurrent:
+        return run_concurrent(args, device)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.settings:
             s = SETTINGS[name]
@@ -335,6 +394,15 @@ def main():
                 print(f"  {label:{width}s} {ours:7.2f} s/epoch   {ratio:.2f}x faster")
             cost = statistics.median(board_share)
             print(f"  TensorBoard's cost: {100 * cost:.2f} % of an epoch (time in its writer, median over rounds)")
+
+
+def run_concurrent(args, device) -> None:
+    counts = sorted(set([1, *args.concurrent]))  # one process is the baseline of every ratio
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.settings:
+            s = SETTINGS[name]
+            s = dataclasses.replace(s, train=int(s.train * args.scale), val=int(s.val * args.scale))
+            print_concurrent(s, time_concurrent(s, counts, Path(tmp), str(device), args.threads))
 
 
 if __name__ == "__main__":

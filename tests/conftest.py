@@ -42,9 +42,11 @@ def demo_config() -> dict:
     return merge(full, yaml.safe_load((ROOT / "config" / "demo.yaml").read_text()))
 
 
-def smk(workdir, *args, env=None, check=True):
+def smk(workdir, *args, env=None, check=True, snakefile=None):
+    """``snakemake args`` in ``workdir``, of this repository's Snakefile or of ``snakefile`` (a copy)."""
+    command = [*SNAKEMAKE[:-1], str(snakefile)] if snakefile else SNAKEMAKE
     proc = subprocess.run(
-        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        [*command, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})}
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
@@ -88,3 +90,30 @@ def board_scalars(folder) -> dict:
     acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     acc.Reload()
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def copy_repository(to: Path) -> Path:
+    """The workflow, package and configs copied to ``to`` (for tests that edit code): its Snakefile."""
+    import shutil
+
+    to.mkdir(parents=True, exist_ok=True)
+    for part in ("Snakefile", "workflow", "src", "config", "profiles", "envs"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, to / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, to / part)
+    return to / "Snakefile"
+
+
+def run_summary(**fields):
+    """A complete RunSummary record (every key present, as training writes it), with ``fields``."""
+    from cnnstudy.records import RunSummary
+
+    base = dict(study="s", model="m", seed=0, status="completed", arch="mnist_cnn", dataset="mnist", epochs_run=5,
+                best_epoch=5, best_val_accuracy=0.9, final_val_accuracy=0.9, test_split=True, test_accuracy=0.9,
+                final_test_accuracy=0.9, best_test_accuracy=0.9, chance_level=0.1, parameters=10,
+                trainable_parameters=10, seconds=30.0, images_per_second=100.0, device="cpu", device_name="x86_64",
+                capability=None, cuda_build=None, precision="fp32", tf32=False, config_hash="0" * 16,
+                code_sha256="0" * 64, data_sha256={}, weights_sha256=None, versions={}, config={})  # fmt: skip
+    return RunSummary(**{**base, **fields})

@@ -3,8 +3,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_summary
 
 from cnnstudy import aggregate
+from cnnstudy.records import RecordError, write_record
 
 
 def confusion_rows(study, model, seed, matrix, classes=("a", "b")):
@@ -20,13 +22,32 @@ def confusion_rows(study, model, seed, matrix, classes=("a", "b")):
 def test_runs_table_one_row_per_run(tmp_path):
     files = []
     for i, (model, acc) in enumerate([("m1", 0.5), ("m2", 0.7)]):
-        f = tmp_path / f"{i}.json"
-        f.write_text(
-            json.dumps({"study": "s", "model": model, "seed": 0, "status": "completed", "best_val_accuracy": acc})
-        )
-        files.append(f)
+        files.append(tmp_path / f"{i}.json")
+        write_record(run_summary(model=model, best_val_accuracy=acc), files[-1])
     t = aggregate.runs_table(files)
     assert list(t.model) == ["m1", "m2"] and list(t.columns) == aggregate.RUN_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (lambda d: d.pop("test_accuracy"), r"key\(s\) missing \['test_accuracy'\], unknown \[\]"),
+        (lambda d: d.update(test_acc=0.5), r"missing \[\], unknown \['test_acc'\]"),
+        (lambda d: d.update(version=1), "layout version 1, and this code reads RunSummary version 2"),
+    ],
+    ids=["renamed-away", "unknown-key", "older-layout"],
+)
+def test_a_summary_with_a_key_missing_unknown_or_of_an_older_layout_fails_naming_file_and_key(tmp_path, change, says):
+    """Renaming a key in the writer once gave the runs table a NaN column, and claims on it
+    became inconclusive without a word."""
+    path = tmp_path / "summary.json"
+    write_record(run_summary(), path)
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=says) as err:
+        aggregate.runs_table([path])
+    assert str(path) in str(err.value) and "--forcerun" in str(err.value)
 
 
 def run_rows(study, model, accuracies, test_split=False, status="completed"):
@@ -165,8 +186,7 @@ def test_a_seed_that_ended_at_chance_is_marked_collapsed_unless_a_chance_claim_e
     files = []
     for i, (model, seed, status, acc) in enumerate(rows):
         files.append(tmp_path / f"{i}.json")
-        files[-1].write_text(json.dumps({"study": "s", "model": model, "seed": seed, "status": status,
-                                         "final_val_accuracy": acc, "chance_level": 0.1}))  # fmt: skip
+        write_record(run_summary(model=model, seed=seed, status=status, final_val_accuracy=acc), files[-1])
     t = aggregate.runs_table(files, expected_at_chance={("s", "hot")}, collapse_margin=0.02)
     marked = {(r.model, r.seed): r.collapsed for r in t.itertuples()}
     assert marked == {("m", 0): True, ("m", 1): False, ("hot", 0): False, ("m", 2): False}

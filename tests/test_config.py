@@ -1,4 +1,6 @@
 import copy
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -236,3 +238,22 @@ def test_claims_on_a_set_up_we_chose_carry_our_reading():
     assert "SGD lr 0.01, momentum 0.9, no augmentation" in by_id["seed001_lenet_sgd"].reading
     assert by_id["seed001_lenet_sgd"].reading.startswith("batch size 64")  # the study's, then the run's
     assert by_id["seed003_lr_1e_2"].reading == ""  # the report states its set-up
+
+
+def test_a_non_editable_install_finds_its_schema_from_any_directory(tmp_path):
+    """The schema is package data: it was found through the source tree's layout (parents[2]),
+    so `pip install .` broke at import."""
+    import shutil
+
+    source, site = tmp_path / "source", tmp_path / "site"  # built from a copy: the build leaves files behind
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy2(ROOT / "pyproject.toml", source / "pyproject.toml")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                    str(site), str(source)], check=True, capture_output=True, timeout=300)  # fmt: skip
+    full = str(ROOT / "config" / "config.yaml")
+    code = f"import cnnstudy.config as c; print(c.SCHEMA); print(len(c.runs(c.load({full!r}))))"
+    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    schema, runs = out.stdout.split()
+    assert schema.startswith(str(site)) and runs == "185"

@@ -200,7 +200,7 @@ def one_run(tmp_path):
 
 @pytest.mark.parametrize(
     "content, says",
-    [("{not json", "summary.json is unreadable (JSONDecodeError)"), ("[1, 2]", "summary.json is not a run summary")],
+    [("{not json", "summary.json is unreadable (JSONDecodeError)"), ("[1, 2]", "summary.json is not a RunSummary")],
 )
 def test_status_names_a_corrupt_summary_and_how_to_rerun_it(one_run, content, says):
     config, results, folder = one_run

@@ -1,15 +1,19 @@
-"""A study whose texts are hostile, run through the real pipeline and `snakemake --report`:
+"""A study whose texts are hostile, run through the real pipeline (in a copy of this
+repository) and `snakemake --report`:
 quotes, a report title, a study's source, its reported metric and a question hold a Jinja
 escape that runs a shell command, scripts, handlers and RST directives. The report is built,
 no command ran, and in headless Chromium no injected script or handler runs, on the report
 and on every page it links (notebook, tables). A title with mathtext draws, and editing it
-redraws exactly the figures that show it."""
+redraws exactly the figures that show it. Editing a package module (in the copy) plans
+exactly the rules whose scripts import it; a module no script imports is no rule's input."""
 
+import os
+import re
 import time
 
 import pytest
 import yaml
-from conftest import demo_config, job_counts, smk
+from conftest import copy_repository, demo_config, job_counts, smk
 from test_hostile_input import payloads
 from test_report_browser import browser  # noqa: F401 - the module's browser fixture
 
@@ -34,9 +38,10 @@ def hostile_run(tmp_path_factory):
     study["comparisons"][0]["question"] = hostile[2]
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
     (work / "test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    smk(work, "--cores", "2", "--configfile", "test.yaml")
+    snakefile = copy_repository(work / "repo")  # a copy: a test below edits its code
+    smk(work, "--cores", "2", "--configfile", "test.yaml", snakefile=snakefile)
     (work / "report").mkdir()
-    smk(work, "--configfile", "test.yaml", "--report", "report/report.html")
+    smk(work, "--configfile", "test.yaml", "--report", "report/report.html", snakefile=snakefile)
     return work, marker, cfg
 
 
@@ -77,7 +82,7 @@ def test_editing_a_title_redraws_the_figures_that_show_it_and_trains_nothing(hos
     work, _, cfg = hostile_run
     cfg["studies"]["mnist_cnn_sweeps"]["title"] = "MNIST sweeps, renamed"
     (work / "edited.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    counts = job_counts(smk(work, "-n", "--configfile", "edited.yaml").stdout)
+    counts = job_counts(smk(work, "-n", "--configfile", "edited.yaml", snakefile=work / "repo" / "Snakefile").stdout)
     for rule in ("learning_curves", "per_class_accuracy", "study_figures", "confusion_figures", "interpret"):
         assert counts.get(rule) == 1, (rule, counts)
     assert "train" not in counts and "claims" not in counts, counts
@@ -87,7 +92,39 @@ def test_editing_a_quote_reruns_the_claims_without_printing_them(hostile_run):
     work, _, cfg = hostile_run
     cfg["studies"]["mnist_cnn_sweeps"]["claims"][0]["quote"] = "a plain quote now"
     (work / "quote.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = smk(work, "-n", "--configfile", "quote.yaml")
+    proc = smk(work, "-n", "--configfile", "quote.yaml", snakefile=work / "repo" / "Snakefile")
     counts = job_counts(proc.stdout)
     assert counts.get("claims") == 1 and "train" not in counts, counts
     assert "a plain quote now" not in proc.stdout + proc.stderr  # the params carry a digest, not the claims
+
+
+def _reasons(dry_run: str) -> dict:
+    """rule -> the reasons Snakemake gives for planning its jobs."""
+    reasons = {}
+    for block in re.split(r"\n\s*\n", dry_run):
+        rule, reason = re.search(r"^(?:local)?rule (\w+):", block, re.M), re.search(r"reason: (.*)", block)
+        if rule and reason:
+            reasons.setdefault(rule.group(1), []).append(reason.group(1))
+    return reasons
+
+
+def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(hostile_run):
+    work, _, _ = hostile_run
+    snakefile, package = work / "repo" / "Snakefile", work / "repo" / "src" / "cnnstudy"
+    # TensorBoard's writer: the training script reaches it, and the grid projection (it times the trainer's step)
+    module = package / "board.py"
+    text, stat = module.read_text(), module.stat()
+    try:
+        module.write_text(text + "\n# an edit\n")
+        reasons = _reasons(smk(work, "-n", "--configfile", "test.yaml", snakefile=snakefile).stdout)
+        edited = {rule for rule, why in reasons.items() if any("board.py" in r for r in why)}
+        assert edited == {"train", "grid_projection"}, reasons
+    finally:
+        module.write_text(text)
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (package / "orphan.py").write_text("from . import escape\n")  # imported by no script
+    try:
+        proc = smk(work, "-n", "--configfile", "test.yaml", snakefile=snakefile)
+        assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+    finally:
+        (package / "orphan.py").unlink()

@@ -218,6 +218,16 @@ def test_number_claims_of_the_demo_compare_like_with_like(demo_run):
     assert runs.collapsed.dtype == bool and {"final_test_accuracy", "best_test_accuracy"} <= set(runs.columns)
 
 
+def test_the_compute_table_covers_every_training_job_of_the_demo_and_sums_them(demo_run):
+    work, cfg = demo_run
+    table = pd.read_csv(work / "results" / "tables" / "compute.csv", keep_default_na=False)
+    jobs = table[table.model != "all"]
+    assert len(jobs) == len(cc.runs(cfg)) and (jobs.wall_seconds > 0).all() and (jobs.attempts >= 1).all()
+    everything = table[(table.study == "all") & (table.model == "all")].iloc[0]
+    assert everything.device_hours == pytest.approx(jobs.device_hours.sum())
+    assert "diverged" in set(jobs.status)  # lenet_high_lr: its compute counts too
+
+
 def test_selecting_two_mnist_runs_fetches_and_builds_only_mnist(tmp_path):
     cfg = demo_config()
     cfg["select"] = ["mnist_cnn_sweeps/base", "mnist_cnn_sweeps/augment"]

@@ -1,6 +1,5 @@
 """The status command: every state read from the files the pipeline writes, and a real run watched."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,16 +7,15 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, demo_config
+from conftest import ROOT, SNAKEMAKE, demo_config, run_summary
 
 from cnnstudy import config as cc
 from cnnstudy import status
 from cnnstudy.__main__ import main
+from cnnstudy.paths import progress_of
+from cnnstudy.records import Progress, write_record
 
-LINE = (  # the progress line training logs after each epoch
-    "[12:00:0{i}] s/r/seed0 epoch {e}/{n} step {e}0 train loss 1.0 acc 0.5 | "
-    "val loss 0.9 acc 0.{a} | 2.0 s, ETA {eta} s"
-)
+LINE = "[12:00:0{i}] s/r/seed0 epoch {e}/{n} step {e}0 train loss 1.0 ..."  # what a person reads; status does not
 START = "[12:00:00] device cpu (x86_64, compute capability None), precision fp32, TF32 off, deterministic True"
 
 
@@ -29,17 +27,21 @@ def study(tmp_path):
     return cc.validate(cfg), tmp_path / "results"
 
 
-def write_summary(results, run, seed, status_="completed", seconds=30.0, epochs=5):
-    folder = results / "runs" / "mnist_cnn_sweeps" / run / f"seed{seed}"
-    folder.mkdir(parents=True)
-    (folder / "summary.json").write_text(json.dumps(
-        {"status": status_, "seconds": seconds, "epochs_run": epochs, "final_val_accuracy": 0.9}))  # fmt: skip
+def write_summary(results, run, seed, status_="completed", seconds=30.0, epochs=5, final_val=0.9):
+    record = run_summary(study="mnist_cnn_sweeps", model=run, seed=seed, status=status_, seconds=seconds,
+                         epochs_run=epochs, final_val_accuracy=final_val)  # fmt: skip
+    write_record(record, results / "runs" / "mnist_cnn_sweeps" / run / f"seed{seed}" / "summary.json")
 
 
-def write_log(results, run, seed, lines, age=0.0):
+def write_log(results, run, seed, lines, age=0.0, progress=None):
+    """A training log of ``lines``, last written ``age`` seconds ago, and beside it the
+    trainer's Progress record of its last epoch: (epoch, val accuracy, ETA seconds)."""
     log = results / "logs" / "train" / "mnist_cnn_sweeps" / run / f"seed{seed}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("\n".join(lines) + "\n")
+    if progress:
+        epoch, acc, eta = progress
+        write_record(Progress(epoch, 5, 10 * epoch, acc, 2.0, eta, written_at=time.time() - age), progress_of(log))
     os.utime(log, (time.time() - age, time.time() - age))
     return log
 
@@ -49,16 +51,18 @@ def test_every_state_is_read_from_the_pipelines_files(study):
     write_summary(results, "base", 0, seconds=40)
     write_summary(results, "base", 1, status_="diverged", epochs=2)
     progress = [START, LINE.format(i=1, e=1, n=5, a=5, eta=8), LINE.format(i=2, e=2, n=5, a=7, eta=6)]
-    write_log(results, "base", 2, progress)
-    failed = write_log(results, "lr_1e_2", 0, [*progress, "[12:00:03] ERROR: CUDA error: out of memory"])
-    write_log(results, "lr_1e_2", 1, progress, age=3600)
+    write_log(results, "base", 2, progress, progress=(2, 0.7, 6))
+    failed = write_log(
+        results, "lr_1e_2", 0, [*progress, "[12:00:03] ERROR: CUDA error: out of memory"], progress=(2, 0.7, 6)
+    )
+    write_log(results, "lr_1e_2", 1, progress, age=3600, progress=(2, 0.7, 6))
     write_log(results, "lr_1e_2", 2, [START, "[12:00:05] SIGTERM after epoch 2: checkpointed in x; exiting"])
     rows = {(r.run, r.seed): r for r in status.collect(config, results)}
     assert rows["base", 0].state == "done" and rows["base", 0].seconds_left == 0
     assert rows["base", 1].state == "diverged" and (rows["base", 1].epoch, rows["base", 1].epochs) == (2, 5)
     training = rows["base", 2]
     assert training.state == "training" and (training.epoch, training.epochs, training.val_accuracy) == (2, 5, 0.7)
-    assert 5 < training.seconds_left <= 6  # the log's ETA, less the time since it was written
+    assert 5 < training.seconds_left <= 6  # the record's ETA, less the time since it was written
     assert rows["lr_1e_2", 0].state == "failed" and str(failed) in rows["lr_1e_2", 0].detail
     assert "CUDA error: out of memory" in rows["lr_1e_2", 0].detail
     assert rows["lr_1e_2", 1].state == "stalled" and "no progress for 60 min" in rows["lr_1e_2", 1].detail
@@ -119,10 +123,7 @@ def test_status_follows_a_real_run_from_training_to_done(tmp_path):
 def test_a_seed_that_finished_at_chance_shows_as_collapsed(study):
     config, results = study
     write_summary(results, "base", 0)
-    folder = results / "runs" / "mnist_cnn_sweeps" / "base" / "seed1"
-    folder.mkdir(parents=True)
-    (folder / "summary.json").write_text(json.dumps({"status": "completed", "seconds": 30.0, "epochs_run": 5,
-                                                     "final_val_accuracy": 0.105, "chance_level": 0.1}))  # fmt: skip
+    write_summary(results, "base", 1, final_val=0.105)
     rows = {(r.run, r.seed): r for r in status.collect(config, results)}
     assert rows["base", 1].state == "collapsed" and "ended at chance (0.105" in rows["base", 1].detail
     assert rows["base", 0].state == "done" and status.totals(list(rows.values()))[None]["collapsed"] == 1

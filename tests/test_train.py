@@ -543,3 +543,20 @@ def test_the_architecture_list_above_is_the_factorys():
     from cnnstudy.architectures import ARCHITECTURES
 
     assert {a for a, _, _ in EVERY_ARCHITECTURE} == set(ARCHITECTURES)
+
+
+def test_a_completed_run_drops_its_resume_checkpoint_unless_kept_and_a_diverged_one_keeps_it(tmp_path, data_file):
+    """The demo's finished runs kept 847 MB of checkpoints nobody resumes (the full study: over 10 GB)."""
+    logs = []
+    train_run(cfg(epochs=2), data_file, tmp_path / "dropped", tmp_path / "dropped" / "ckpt" / "last.pt",
+              log=logs.append, keep_checkpoint=False)  # fmt: skip
+    assert not (tmp_path / "dropped" / "ckpt").exists() and (tmp_path / "dropped" / "best_model.pt").exists()
+    assert any("resume checkpoint" in m and "removed" in m for m in logs), logs
+    train_run(cfg(epochs=2), data_file, tmp_path / "kept", tmp_path / "kept" / "ckpt" / "last.pt", keep_checkpoint=True,
+              log=lambda m: None)  # fmt: skip
+    assert (tmp_path / "kept" / "ckpt" / "last.pt").exists()
+    logs.clear()
+    hot = cfg(lr=1e6, optimizer="sgd", epochs=5)
+    s = train_run(hot, data_file, tmp_path / "hot", tmp_path / "hot" / "ckpt" / "last.pt", keep_checkpoint=False,
+                  log=logs.append)  # fmt: skip
+    assert s["status"] == "diverged" and not any("removed" in m for m in logs), logs

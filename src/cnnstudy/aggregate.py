@@ -13,40 +13,20 @@ counted and left out of means, never averaged in as zeros.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-RUN_COLUMNS = [
-    "study",
-    "model",
-    "seed",
-    "status",
-    "arch",
-    "dataset",
-    "epochs_run",
-    "best_epoch",
-    "best_val_accuracy",
-    "final_val_accuracy",
-    "test_split",
-    "test_accuracy",
-    "final_test_accuracy",
-    "best_test_accuracy",
-    "chance_level",
-    "collapsed",
-    "parameters",
-    "trainable_parameters",
-    "seconds",
-    "images_per_second",
-    "device",
-    "precision",
-    "config_hash",
-]
+from .records import RunSummary, read_record
+
+# The runs table: every key of the run summary but its nested and provenance parts (in the
+# summaries themselves), and each seed's collapsed mark. One definition: records.RunSummary.
+SUMMARY_ONLY = ("device_name", "capability", "cuda_build", "tf32", "code_sha256", "data_sha256", "weights_sha256",
+                "versions", "config", "version")  # fmt: skip
+RUN_COLUMNS = [f.name for f in dataclasses.fields(RunSummary) if f.name not in SUMMARY_ONLY] + ["collapsed"]
 ANSWER_COLUMNS = [
     "study",
     "question",
@@ -95,13 +75,11 @@ RECORDED = {
 
 
 def runs_table(summary_files, expected_at_chance=frozenset(), collapse_margin: float = 0.02) -> pd.DataFrame:
-    """One row per run from the runs' ``summary.json`` files, each completed seed marked
-    ``collapsed`` where it ended at chance in a run not expected to (see :func:`collapsed`)."""
-    rows = [json.loads(Path(f).read_text()) for f in summary_files]
-    df = pd.DataFrame(rows)
-    for col in RUN_COLUMNS:
-        if col not in df:
-            df[col] = np.nan
+    """One row per run from the runs' ``summary.json`` records (a key missing or unknown fails
+    naming the file), each completed seed marked ``collapsed`` where it ended at chance in a
+    run not expected to (see :func:`collapsed`)."""
+    rows = [dataclasses.asdict(read_record(RunSummary, f)) for f in summary_files]
+    df = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(RunSummary)])
     expected = [(s, m) in expected_at_chance for s, m in zip(df.study, df.model)]
     df["collapsed"] = [
         status == "completed" and not exp and collapsed(acc, chance, collapse_margin)

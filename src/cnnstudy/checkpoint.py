@@ -10,6 +10,7 @@ silently into a run whose numbers differ from an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -103,3 +104,13 @@ def load(path: Path, resume_key: dict, log) -> dict | None:
         log(f"checkpoint {path} was written with other {', '.join(changed)}; starting afresh")
         return None
     return state
+
+
+def remove(path: Path) -> int:
+    """Delete a finished run's checkpoint and its folder if that leaves it empty; the bytes freed."""
+    path = Path(path)
+    size = path.stat().st_size if path.exists() else 0
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty (a .corrupt copy kept for a look): leave it
+        path.parent.rmdir()
+    return size

@@ -37,6 +37,7 @@ from .aggregate import (
     study_metric,
 )
 from .config import Claim, claim_runs
+from .records import ClaimRow, ClaimTestRow, NumberRow, columns, frame
 
 ALPHA = 0.05
 POWER = 0.8
@@ -107,7 +108,8 @@ class Judgement:
     evidence: str = ""
     n: int = 0
     tests: list = field(default_factory=list)
-    number: dict | None = None  # number claims: the row of vs_reported
+    number: NumberRow | None = None  # number claims: the row of vs_reported
+    number_runs: pd.DataFrame | None = None  # number claims: the study's runs, for the row's diverged count
     collapsed: str = ""  # e.g. "1 of 3 seeds collapsed to chance (lr_1e_2 seed 1)"
 
 
@@ -335,7 +337,7 @@ def _judge_number(c: Claim, ev: Evidence, runs: pd.DataFrame, settings: Settings
     metric = RECORDED.get(key, headline)
     _, values, _ = _study_values(ev, c.study, metric.column)
     v = values[run].dropna() if run in values else pd.Series(dtype=float)
-    j = Judgement(c, checked_text(c, metric if key != "none" else None), metric.label)
+    j = Judgement(c, checked_text(c, metric if key != "none" else None), metric.label, number_runs=runs)
     report = f"report {_value_text(value, decimals)}"
     if key == "none":
         j.verdict, interval, _ = _number_verdict(v, value, decimals, settings)
@@ -351,12 +353,21 @@ def _judge_number(c: Claim, ev: Evidence, runs: pd.DataFrame, settings: Settings
         j.verdict, interval, words = _number_verdict(v, value, decimals, settings)
         j.evidence = f"{report} on {metric.label}; {words}"
     j.n = interval["n"]
-    diverged = int((runs[runs.model == run].status == "diverged").sum())
-    j.number = dict(report=c.report, study=c.study, model=run, claim=c.id, reported=_value_text(value, decimals),
-                    reported_metric=c.reported_metric, matched_metric=key, our_metric=metric.label, decimals=decimals,
-                    diverged=diverged, reported_in_prediction_interval={"reproduced": "yes", "contradicted": "no"}.get(
-                        j.verdict, "no verdict"), **interval)  # fmt: skip
+    j.number = _number_row(c, j, interval, metric, decimals)
     return j
+
+
+def _number_row(c: Claim, j: Judgement, interval: dict, metric: Metric, decimals: int) -> NumberRow:
+    nan = {k: np.nan for k in ("ours_mean", "ci_low", "ci_high", "pi_low", "pi_high", "pi_low_rounded",
+                               "pi_high_rounded")}  # fmt: skip
+    runs = j.number_runs
+    return NumberRow(report=c.report, study=c.study, model=c.spec["run"], claim=c.id,
+                     reported=_value_text(c.spec["value"], decimals), decimals=decimals,
+                     reported_metric=c.reported_metric, matched_metric=c.spec["metric"], our_metric=metric.label,
+                     diverged=int((runs[runs.model == c.spec["run"]].status == "diverged").sum()),
+                     reported_in_prediction_interval={"reproduced": "yes", "contradicted": "no"}.get(j.verdict,
+                                                                                                    "no verdict"),
+                     **{**nan, **interval})  # fmt: skip
 
 
 def _judge_chance(c: Claim, runs: pd.DataFrame, metric: Metric) -> Judgement:
@@ -501,46 +512,36 @@ def judge(claims: list[Claim], ev: Evidence, settings: Settings = Settings()) ->
 
 
 # ----------------------------------------------------------------------------- tables
-CLAIM_COLUMNS = ["claim", "report", "study", "kind", "quote", "checked", "verdict", "set_up", "evidence", "n",
-                 "collapsed", "our_metric", "reported_metric", "reading"]  # fmt: skip
 SET_UPS = ("the report's", "our reading")  # a claim's runs as the report states them, or as we had to choose
-TEST_COLUMNS = ["claim", "report", "study", "label", "unit", "direction", "null", "margin", "mean", "ci_low",
-                "ci_high", "n", "p", "p_holm", "outcome", "seeds_needed", "verdict"]  # fmt: skip
-NUMBER_COLUMNS = ["report", "study", "model", "claim", "reported", "decimals", "reported_metric", "matched_metric",
-                  "our_metric", "ours_mean", "ci_low", "ci_high", "pi_low", "pi_high", "pi_low_rounded",
-                  "pi_high_rounded", "n", "diverged", "reported_in_prediction_interval"]  # fmt: skip
-
-
-def _ident(j: Judgement) -> dict:
-    return {"claim": j.claim.id, "report": j.claim.report, "study": j.claim.study}
+CLAIM_COLUMNS, TEST_COLUMNS, NUMBER_COLUMNS = columns(ClaimRow), columns(ClaimTestRow), columns(NumberRow)
 
 
 def claims_table(judgements: list[Judgement]) -> pd.DataFrame:
     rows = [
-        {**_ident(j), "kind": j.claim.kind, "quote": j.claim.quote, "checked": j.checked, "verdict": j.verdict,
-         "set_up": SET_UPS[bool(j.claim.reading)], "evidence": j.evidence, "n": j.n, "collapsed": j.collapsed,
-         "our_metric": j.metric, "reported_metric": j.claim.reported_metric, "reading": j.claim.reading}
+        ClaimRow(claim=j.claim.id, report=j.claim.report, study=j.claim.study, kind=j.claim.kind, quote=j.claim.quote,
+                 checked=j.checked, verdict=j.verdict, set_up=SET_UPS[bool(j.claim.reading)], evidence=j.evidence,
+                 n=j.n, collapsed=j.collapsed, our_metric=j.metric, reported_metric=j.claim.reported_metric,
+                 reading=j.claim.reading)
         for j in judgements
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    return frame(ClaimRow, rows)
 
 
-TEST_FIELDS = ("label", "unit", "direction", "null", "margin", "p", "p_holm", "outcome", "seeds_needed")
+def _test_row(j: Judgement, t: PairedTest) -> ClaimTestRow:
+    iv = mean_interval(t.differences)
+    return ClaimTestRow(claim=j.claim.id, report=j.claim.report, study=j.claim.study, label=t.label, unit=t.unit,
+                        direction=t.direction, null=t.null, margin=t.margin, mean=iv.mean, ci_low=iv.low,
+                        ci_high=iv.high, n=iv.n, p=t.p, p_holm=t.p_holm, outcome=t.outcome,
+                        seeds_needed=t.seeds_needed, verdict=j.verdict)  # fmt: skip
 
 
 def tests_table(judgements: list[Judgement]) -> pd.DataFrame:
-    rows = []
-    for j in judgements:
-        for t in j.tests:
-            iv = mean_interval(t.differences)
-            interval = {"mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high, "n": iv.n}
-            rows.append({**_ident(j), **{k: getattr(t, k) for k in TEST_FIELDS}, **interval, "verdict": j.verdict})
-    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+    return frame(ClaimTestRow, [_test_row(j, t) for j in judgements for t in j.tests])
 
 
 def versus_reported(judgements: list[Judgement]) -> pd.DataFrame:
     """Ours beside each number a report gives, with the 95 % prediction interval of one run."""
-    return pd.DataFrame([j.number for j in judgements if j.number], columns=NUMBER_COLUMNS)
+    return frame(NumberRow, [j.number for j in judgements if j.number])
 
 
 def counts(claims_frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Load, validate and expand the pipeline config: which runs exist and what each one is.
 
 The same functions serve the Snakefile (to plan jobs) and the tests, so a config that plans
-is a config that trains. Validation is the JSON schema in ``workflow/schemas`` plus the
+is a config that trains. Validation is the JSON schema in ``cnnstudy/schemas`` plus the
 cross-references a schema cannot express (a study naming an unknown dataset, ...).
 """
 
@@ -23,8 +23,11 @@ from .class_names import class_names
 from .conv_cases import case_names
 from .runconfig import RunConfig
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-RESULTS = "results"
+# package data: found wherever the package is installed (pip install ., not only editable)
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+SCHEMA_NAME = "src/cnnstudy/schemas/config.schema.yaml"
+from .paths import RESULTS  # noqa: E402 - re-exported: the folder every output goes to
+
 # Datasets whose images have one channel: colour jitter that needs colour is meaningless there.
 GRAYSCALE_KINDS = {"mnist", "mnist_varres"}
 
@@ -55,7 +58,7 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     errors = _specific(sorted(filling(schema).iter_errors(config), key=lambda e: list(e.absolute_path)))
     if errors:
         lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '<top>'}: {_bounded(e.message)}" for e in errors[:10]]
-        raise ConfigError("config does not match workflow/schemas/config.schema.yaml:\n" + "\n".join(lines))
+        raise ConfigError(f"config does not match the schema ({SCHEMA_NAME}):\n" + "\n".join(lines))
     check_references(config)
     return config
 

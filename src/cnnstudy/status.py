@@ -12,18 +12,18 @@ projection), so it works the same while Snakemake runs locally or on SLURM, from
 from __future__ import annotations
 
 import csv
-import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config as study_config
+from . import paths
 from .aggregate import collapsed as aggregate_collapsed
+from .records import Progress, RecordError, RunSummary, read_record, rerun_hint
 
 STATES = ("done", "collapsed", "training", "waiting", "stopped", "stalled", "diverged", "failed")
 FINISHED = ("done", "collapsed", "diverged", "failed")  # nothing left to compute
-PROGRESS = re.compile(r"epoch (\d+)/(\d+) step \d+ .*\| val loss \S+ acc ([\d.]+) \| ([\d.]+) s, ETA (\d+) s")
 START = re.compile(r"^\[[\d:]+\] device \S+ \(")  # the first line of each attempt (a rerun appends)
 STOP = re.compile(r"\] (SIG(TERM|INT) .*exiting|STOPPED: )")  # the trainer's checkpointed exit, or a script's
 
@@ -42,16 +42,6 @@ class RunStatus:
     detail: str = ""
 
 
-class BadSummary(ValueError):
-    """A summary.json that exists but cannot be read as one."""
-
-
-def rerun_hint(path: Path) -> str:
-    """Snakemake does not rebuild a missing or replaced intermediate whose consumers are up to
-    date: the file is named as a target to force its job."""
-    return f"delete it and rerun its job: snakemake --cores N --forcerun {path}"
-
-
 @dataclass
 class Results:
     """The pipeline's files, as this command reads them."""
@@ -60,23 +50,17 @@ class Results:
     now: float = field(default_factory=time.time)
 
     def run_dir(self, study: str, run: str, seed: int) -> Path:
-        return self.root / "runs" / study / run / f"seed{seed}"
+        return paths.run_dir(study, run, seed, self.root)
 
-    def summary(self, study: str, run: str, seed: int) -> dict | None:
-        """The run's summary, None where there is none yet; an unreadable one raises BadSummary."""
-        path = self.run_dir(study, run, seed) / "summary.json"
+    def summary(self, study: str, run: str, seed: int) -> RunSummary | None:
+        """The run's summary, None where there is none yet; an unreadable one raises RecordError."""
         try:
-            summary = json.loads(path.read_text())
+            return read_record(RunSummary, self.run_dir(study, run, seed) / "summary.json")
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise BadSummary(f"{path} is unreadable ({type(exc).__name__})") from None
-        if not isinstance(summary, dict) or "status" not in summary:
-            raise BadSummary(f"{path} is not a run summary (no status)")
-        return summary
 
     def log(self, study: str, run: str, seed: int) -> Path:
-        return self.root / "logs" / "train" / study / run / f"seed{seed}.log"
+        return paths.train_log(study, run, seed, self.root)
 
     def projected_seconds(self) -> dict:
         """(study, run) -> seconds per seed, from the grid projection, where it has run."""
@@ -94,13 +78,21 @@ def last_attempt(log: Path) -> list[str]:
     return lines[starts[-1] :] if starts else lines
 
 
+def _last_epoch(log: Path) -> Progress | None:
+    """The Progress record the trainer replaces after every epoch (None before the first)."""
+    try:
+        return read_record(Progress, paths.progress_of(log))
+    except (FileNotFoundError, RecordError):
+        return None
+
+
 def _from_log(s: RunStatus, log: Path, now: float) -> RunStatus:
     lines = last_attempt(log)
-    progress = [m for m in map(PROGRESS.search, lines) if m]
+    progress = _last_epoch(log)
     if progress:
-        epoch, epochs, acc, seconds, eta = progress[-1].groups()
-        s.epoch, s.epochs, s.val_accuracy, s.epoch_seconds = int(epoch), int(epochs), float(acc), float(seconds)
-        s.seconds_left = max(0.0, float(eta) - (now - log.stat().st_mtime))
+        s.epoch, s.epochs, s.val_accuracy = progress.epoch, progress.epochs, progress.val_accuracy
+        s.epoch_seconds = progress.epoch_seconds
+        s.seconds_left = max(0.0, progress.eta_seconds - (now - progress.written_at))
     errors = [line for line in lines if "] ERROR: " in line]
     stops = [line.split("] ", 1)[1] for line in lines[-3:] if STOP.search(line)]
     if errors:
@@ -109,22 +101,20 @@ def _from_log(s: RunStatus, log: Path, now: float) -> RunStatus:
         s.state, s.detail = "stopped", f"{stops[0]}; resumes where it stopped when rerun"
     else:
         quiet = now - log.stat().st_mtime
-        per_epoch = float(progress[-1].group(4)) if progress else 0.0
+        per_epoch = progress.epoch_seconds if progress else 0.0
         stalled = quiet > max(600.0, 3 * per_epoch)
         s.state = "stalled" if stalled else "training"
         s.detail = f"no progress for {quiet / 60:.0f} min: its process is gone? a rerun resumes" if stalled else ""
     return s
 
 
-def _finished(s: RunStatus, summary: dict, chance: ChanceRule) -> RunStatus:
-    s.state = "done" if summary.get("status") == "completed" else "diverged"
-    s.epoch = s.epochs = summary.get("epochs_run")
-    s.val_accuracy, s.seconds_left = summary.get("final_val_accuracy"), 0.0
+def _finished(s: RunStatus, summary: RunSummary, chance: ChanceRule) -> RunStatus:
+    s.state = "done" if summary.status == "completed" else "diverged"
+    s.epoch = s.epochs = summary.epochs_run
+    s.val_accuracy, s.seconds_left = summary.final_val_accuracy, 0.0
     if s.state == "done" and chance.collapsed(s, summary):
         s.state = "collapsed"
-        s.detail = (
-            f"ended at chance ({s.val_accuracy:.3f}, chance {summary['chance_level']:.3f}): judged with and without"
-        )
+        s.detail = f"ended at chance ({s.val_accuracy:.3f}, chance {summary.chance_level:.3f}): judged with and without"
     return s
 
 
@@ -135,10 +125,10 @@ class ChanceRule:
     expected: frozenset = frozenset()  # (study, run) a chance claim names
     margin: float = 0.02
 
-    def collapsed(self, s: RunStatus, summary: dict) -> bool:
+    def collapsed(self, s: RunStatus, summary: RunSummary) -> bool:
         if (s.study, s.run) in self.expected:
             return False
-        return aggregate_collapsed(summary.get("final_val_accuracy"), summary.get("chance_level", 0.0), self.margin)
+        return aggregate_collapsed(summary.final_val_accuracy, summary.chance_level, self.margin)
 
 
 def run_status(results: Results, study: str, run: str, seed: int, chance: ChanceRule = ChanceRule()) -> RunStatus:
@@ -146,8 +136,8 @@ def run_status(results: Results, study: str, run: str, seed: int, chance: Chance
     path = results.run_dir(study, run, seed) / "summary.json"
     try:
         summary = results.summary(study, run, seed)
-    except BadSummary as exc:
-        s.state, s.detail = "failed", f"{exc}: {rerun_hint(path)}"
+    except RecordError as exc:
+        s.state, s.detail = "failed", str(exc)  # names the file, what is wrong and the rerun
         return s
     if summary is None and (path.parent / "metrics.csv").exists():
         s.state, s.detail = "failed", f"{path} is missing though the run wrote its other outputs: {rerun_hint(path)}"
@@ -168,7 +158,7 @@ def _estimate(rows: list[RunStatus], results: Results) -> None:
             continue
         same = [o for o in rows if (o.study, o.run) == (s.study, s.run)]
         done = [results.summary(o.study, o.run, o.seed) for o in same if o.state in ("done", "collapsed")]
-        seconds = [d["seconds"] for d in done if d]
+        seconds = [d.seconds for d in done if d]
         per_epoch = [o.epoch_seconds for o in same if o.epoch_seconds]
         if seconds:
             s.seconds_left = sum(seconds) / len(seconds)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import platform
@@ -26,12 +25,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import __version__, augment, checkpoint, code_digest, datasets, stage_files
+from . import __version__, augment, checkpoint, code_digest, datasets, module_files
 from .board import open_board
 from .devices import describe, pick_device, resolve_precision, set_tf32
 from .hashing import file_digest
 from .inputs import DeviceSplit, Evaluation, batch_plan, device_split, evaluate, input_pipeline, take_batch
 from .models import build_model, count_parameters, place_model
+from .records import Progress, RunSummary, write_record
 from .runconfig import RunConfig
 
 METRIC_COLUMNS = ["scope", "epoch", "step", "split", "images", "loss", "accuracy"]
@@ -40,7 +40,7 @@ GRAD_COLUMNS = ["epoch", "step", "depth", "layer", "grad_norm"]
 
 def training_code() -> str:
     """Digest of the code a run depends on: a checkpoint from other code is not resumed."""
-    return code_digest(stage_files("train"))
+    return code_digest(module_files("cnnstudy.train"))
 
 
 def set_determinism(deterministic: bool) -> None:
@@ -489,15 +489,19 @@ class Stopped(SystemExit):
     """The run checkpointed on SIGTERM or SIGINT and exits (code 143 or 130, as if killed by it)."""
 
 
-def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *, board_dir=None) -> dict:
+def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *, board_dir=None,
+              progress_file=None, keep_checkpoint=True) -> dict:  # fmt: skip
     """Train one (study, run, seed); write its outputs to ``out_dir``; return its summary.
 
     Outputs: ``metrics.csv`` (tidy: scope, epoch, step, split, images, loss, accuracy),
     ``grad_norms.csv``, ``confusion.csv`` (best epoch: train, val, and test where there is
-    one), ``best_model.pt`` and ``summary.json``; TensorBoard events in ``board_dir`` (None:
-    none). ``checkpoint_path`` holds the last finished epoch, or the position within an epoch
-    where SIGTERM stopped the run; a rerun resumes from it only with the same settings, code,
-    data, weights, device and precision.
+    one), ``best_model.pt`` and ``summary.json`` (a :class:`cnnstudy.records.RunSummary`);
+    TensorBoard events in ``board_dir`` (None: none); after every epoch a
+    :class:`cnnstudy.records.Progress` replaces ``progress_file`` (None: none).
+    ``checkpoint_path`` holds the last finished epoch, or the position within an epoch where
+    SIGTERM or SIGINT stopped the run; a rerun resumes from it only with the same settings,
+    code, data, weights, device and precision. A completed run removes it unless
+    ``keep_checkpoint`` (its outputs hold everything else); a diverged one keeps it.
     """
     t0 = time.time()
     seed_everything(cfg.seed, cfg.deterministic)
@@ -507,12 +511,15 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *,
     where = describe(device)
     log(f"device {device} ({where['device_name']}, compute capability {where['capability']}), precision "
         f"{t.precision}, TF32 {'on' if t.tf32 else 'off'}, deterministic {cfg.deterministic}")  # fmt: skip
-    run = RunState(Path(checkpoint_path), resume_key(cfg, data, t))
+    run = RunState(Path(checkpoint_path), resume_key(cfg, data, t), progress_file=progress_file)
     run.resume(t, device, log)
     with stop_on_sigterm() as t.stop, open_board(board_dir, run.history, t.step) as board:
         status = _fit(t, data, run, log, board)
         summary = write_outputs(RunOutcome(cfg, data, t, run, status, time.time() - t0), Path(out_dir), log)
         board.finish(cfg, summary)
+    if status == "completed" and not keep_checkpoint:
+        freed = checkpoint.remove(run.path)
+        log(f"completed: resume checkpoint {run.path} removed ({freed / 1e6:,.1f} MB; config key keep_checkpoints)")
     return summary
 
 
@@ -527,6 +534,7 @@ class RunState:
     next_epoch: int = 1
     progress: EpochProgress | None = None  # an epoch stopped midway
     epoch_seconds: list = field(default_factory=list)  # wall time of each epoch this process ran
+    progress_file: Path | None = None  # where each epoch's Progress goes (status reads it), not checkpointed
 
     def resume(self, t: Trainer, device, log) -> None:
         state = checkpoint.load(self.path, self.key, log)
@@ -567,6 +575,9 @@ def _fit(t: Trainer, data: RunData, run: RunState, log, board) -> str:
         result = record_epoch(run.history, epoch, t, stats, evals)
         seconds.append(time.time() - tick)
         log(_progress(cfg, epoch, t.step, result, seconds))
+        if run.progress_file is not None:
+            eta = (cfg.epochs - epoch) * sum(seconds) / len(seconds)
+            write_record(Progress(epoch, cfg.epochs, t.step, result.val_accuracy, seconds[-1], eta), run.progress_file)
         board.update(run.history, t.step, lr, len(data.train_y) / seconds[-1])
         if not result.finite():
             log(f"diverged at epoch {epoch}: non-finite loss; recording the history so far and stopping")
@@ -640,8 +651,9 @@ def write_outputs(o: RunOutcome, out_dir: Path, log) -> dict:
     )
     weights = o.run.best.state if o.run.best.state is not None else o.trainer.model.state_dict()
     torch.save({k: v.detach().cpu() for k, v in weights.items()}, out_dir / "best_model.pt")  # CPU: loads anywhere
-    summary = {**ident, **_summary(o, test)}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    record = RunSummary(**ident, **_summary(o, test))  # every key of the record, or a TypeError here
+    write_record(record, out_dir / "summary.json")
+    summary = dataclasses.asdict(record)
     best, test_accuracy = summary["best_val_accuracy"], summary["test_accuracy"]
     log(f"{o.status}: best val accuracy {best} at epoch {o.run.best.epoch}; test accuracy {test_accuracy}")
     return summary

@@ -8,7 +8,7 @@ rule aggregate:
         metrics=run_outputs("metrics.csv"),
         confusion=run_outputs("confusion.csv"),
         grad_norms=run_outputs("grad_norms.csv"),
-        code=code_of("report"),
+        code=code_of("aggregate.py"),
     output:
         runs=f"{RESULTS}/tables/runs.csv",
         runs_html=report(
@@ -43,7 +43,7 @@ rule study_notebook:
         answers=f"{RESULTS}/tables/answers.csv",
         claims=f"{RESULTS}/tables/claims.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
-        code=code_of("notebooks"),
+        code=code_of("study_notebook.py", "study_analysis.ipynb"),
     output:
         notebook=f"{RESULTS}/notebooks/{{study}}_analysis.ipynb",
         html=report(
@@ -66,7 +66,7 @@ rule answers:
     input:
         runs=f"{RESULTS}/tables/runs.csv",
         confusion=f"{RESULTS}/tables/confusion.csv",
-        code=code_of("report"),
+        code=code_of("answers.py"),
     output:
         answers=f"{RESULTS}/tables/answers.csv",
         answers_html=report(
@@ -92,7 +92,7 @@ rule claims:
         confusion=f"{RESULTS}/tables/confusion.csv",
         grad_norms=f"{RESULTS}/tables/grad_norms.csv",
         conv_cases=f"{RESULTS}/conv/cases.csv",
-        code=code_of("claims"),
+        code=code_of("claims.py"),
     output:
         claims=f"{RESULTS}/tables/claims.csv",
         tests=f"{RESULTS}/tables/claim_tests.csv",
@@ -132,7 +132,7 @@ rule claims_figures:
         claims=f"{RESULTS}/tables/claims.csv",
         tests=f"{RESULTS}/tables/claim_tests.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
-        code=code_of("figures"),
+        code=code_of("claims_figures.py"),
     output:
         [
             report(
@@ -161,7 +161,7 @@ rule front_page:
         answers=f"{RESULTS}/tables/answers.csv",
         claims=f"{RESULTS}/tables/claims.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
-        code=code_of("report"),
+        code=code_of("front_page.py"),
     output:
         FRONT_PAGE,
     log:

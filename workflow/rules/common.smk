@@ -14,7 +14,7 @@ os.environ.update(
 )
 
 from cnnstudy import config as study_config
-from cnnstudy import preflight, stage_files
+from cnnstudy import imported_files, paths, preflight
 from cnnstudy.download import url_to_local_path
 
 min_version("9.0")
@@ -76,9 +76,13 @@ def study_category(wildcards):
     return study_title(wildcards)
 
 
-def code_of(stage):
-    """The package modules a stage runs: an input, so editing one reruns that stage only."""
-    return stage_files(stage)
+def code_of(script, notebook=None):
+    """The package files a rule's script (and the notebook it runs) import, transitively: an
+    input, so editing one reruns exactly the rules that run it."""
+    sources = [Path(workflow.basedir) / "workflow" / "scripts" / script]
+    if notebook:
+        sources.append(Path(workflow.basedir) / "workflow" / "notebooks" / notebook)
+    return imported_files(*sources)
 
 
 def regex_of(names):
@@ -154,7 +158,10 @@ def pretrained_checksums(wildcards):
 
 
 def run_dir(study, model, seed):
-    return f"{RESULTS}/runs/{study}/{model}/seed{seed}"
+    return str(paths.run_dir(study, model, seed))
+
+
+RUN_PATTERN = run_dir("{study}", "{model}", "{seed}")
 
 
 def run_params(wildcards):
@@ -226,6 +233,7 @@ def all_targets():
         f"{RESULTS}/figures/conv/timing.png",
         f"{RESULTS}/notebooks/conv_tester.html",
         f"{RESULTS}/performance/projection.csv",
+        f"{RESULTS}/tables/compute.csv",
         FRONT_PAGE,
     ]
     targets += claims_figures()

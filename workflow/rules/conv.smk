@@ -4,7 +4,7 @@
 rule conv_tests:
     """Every case x implementation against F.conv2d and autograd; fails naming the failing cases."""
     input:
-        code=code_of("conv"),
+        code=code_of("conv_tests.py"),
     output:
         f"{RESULTS}/conv/cases.csv",
     log:
@@ -21,7 +21,7 @@ rule conv_timing:
     """Forward and backward seconds of each implementation beside F.conv2d, in one run."""
     input:
         f"{RESULTS}/conv/cases.csv",
-        code=code_of("conv"),
+        code=code_of("conv_timing.py"),
     output:
         f"{RESULTS}/conv/timing.csv",
     log:
@@ -40,7 +40,7 @@ rule conv_figures:
     input:
         cases=f"{RESULTS}/conv/cases.csv",
         timing=f"{RESULTS}/conv/timing.csv",
-        code=code_of("figures"),
+        code=code_of("conv_figures.py"),
     output:
         errors=report(
             f"{RESULTS}/figures/conv/errors.png",
@@ -79,7 +79,7 @@ rule conv_notebook:
     input:
         notebook=workflow.source_path("../notebooks/conv_tester.ipynb"),
         gate=f"{RESULTS}/conv/cases.csv",
-        code=code_of("notebooks"),
+        code=code_of("conv_notebook.py", "conv_tester.ipynb"),
     output:
         notebook=f"{RESULTS}/notebooks/conv_tester.ipynb",
         html=report(

@@ -8,7 +8,7 @@ rule coco_subset:
             config["datasets"][wc.dataset]["annotations"]
         ),
         images=lambda wc: extracted_dir_of(config["datasets"][wc.dataset]["images"]),
-        code=code_of("datasets"),
+        code=code_of("coco_subset.py"),
     output:
         data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
@@ -35,7 +35,7 @@ rule prepare_dataset:
     """CIFAR-10 (binary release), MNIST (idx), MNIST at variable resolution, Imagenette (folders)."""
     input:
         unpack(dataset_inputs),
-        code=code_of("datasets"),
+        code=code_of("prepare_dataset.py"),
     output:
         data=f"{RESULTS}/datasets/{{dataset}}/data.pt",
     log:
@@ -58,7 +58,7 @@ rule dataset_card:
     """Counts per class and split, and a grid of random samples per class."""
     input:
         dataset_file("{dataset}"),
-        code=code_of("figures"),
+        code=code_of("dataset_card.py"),
     output:
         samples=report(
             f"{RESULTS}/figures/datasets/{{dataset}}_samples.png",

@@ -4,7 +4,7 @@
 rule demo_coco_source:
     """Generate the offline demo's COCO twin (official layout) that demo.yaml fetches via file: URLs."""
     input:
-        code=code_of("demo"),
+        code=code_of("demo_source.py"),
     output:
         images=f"{RESULTS}/demo_source/coco/train2014.zip",
         annotations=f"{RESULTS}/demo_source/coco/annotations_trainval2014.zip",
@@ -21,7 +21,7 @@ rule demo_coco_source:
 rule demo_cifar10_source:
     """The demo's CIFAR-10 twin: cifar-10-binary.tar.gz in the official binary layout."""
     input:
-        code=code_of("demo"),
+        code=code_of("demo_source.py"),
     output:
         f"{RESULTS}/demo_source/cifar10/cifar-10-binary.tar.gz",
     log:
@@ -37,7 +37,7 @@ rule demo_cifar10_source:
 rule demo_mnist_source:
     """The demo's MNIST twin: the four official idx files, gzipped."""
     input:
-        code=code_of("demo"),
+        code=code_of("demo_source.py"),
     output:
         train_images=f"{RESULTS}/demo_source/mnist/train-images-idx3-ubyte.gz",
         train_labels=f"{RESULTS}/demo_source/mnist/train-labels-idx1-ubyte.gz",
@@ -56,7 +56,7 @@ rule demo_mnist_source:
 rule demo_imagenette_source:
     """The demo's Imagenette twin: imagenette2-160.tgz in the release's folder layout."""
     input:
-        code=code_of("demo"),
+        code=code_of("demo_source.py"),
     output:
         f"{RESULTS}/demo_source/imagenette/imagenette2-160.tgz",
     log:
@@ -72,7 +72,7 @@ rule demo_imagenette_source:
 rule demo_resnet18_source:
     """The demo's ImageNet-weights twin: a seeded resnet18 state dict in torchvision's format."""
     input:
-        code=code_of("demo"),
+        code=code_of("demo_source.py"),
     output:
         f"{RESULTS}/demo_source/resnet18/resnet18-demo.pth",
     log:
@@ -89,7 +89,7 @@ rule download:
     """Fetch one file of config['downloads'] with retries and verify its checksum."""
     input:
         local_source_of,
-        code=code_of("download"),
+        code=code_of("download.py"),
     output:
         f"{RESULTS}/downloads/{{download}}/{{filename}}",
     log:
@@ -115,7 +115,7 @@ rule extract:
     """Re-verify an archive's checksum, then unpack it; absolute paths, '..' and links are refused."""
     input:
         lambda wc: download_path(wc.download),
-        code=code_of("download"),
+        code=code_of("extract.py"),
     output:
         directory(f"{RESULTS}/raw/{{download}}"),
     log:

@@ -4,7 +4,7 @@
 rule learning_curves:
     input:
         curves=f"{RESULTS}/tables/curves.csv",
-        code=code_of("figures"),
+        code=code_of("learning_curves.py"),
     output:
         epoch=report(
             f"{RESULTS}/figures/{{study}}/curves_epoch.png",
@@ -33,7 +33,7 @@ rule learning_curves:
 rule per_class_accuracy:
     input:
         confusion=f"{RESULTS}/tables/confusion.csv",
-        code=code_of("figures"),
+        code=code_of("per_class_accuracy.py"),
     output:
         report(
             f"{RESULTS}/figures/{{study}}/per_class_accuracy.png",
@@ -58,7 +58,7 @@ rule study_figures:
         runs=f"{RESULTS}/tables/runs.csv",
         grad_norms=f"{RESULTS}/tables/grad_norms.csv",
         reported=f"{RESULTS}/tables/vs_reported.csv",
-        code=code_of("figures"),
+        code=code_of("study_figures.py"),
     output:
         ablation=report(
             f"{RESULTS}/figures/{{study}}/ablation.png",
@@ -97,7 +97,7 @@ rule interpret:
     input:
         models=interpreted_models,
         data=dataset_of_study,
-        code=code_of("interpret"),
+        code=code_of("interpret.py"),
     output:
         attribution=report(
             directory(f"{RESULTS}/figures/{{study}}/interpret/attribution"),
@@ -147,7 +147,7 @@ rule confusion_figures:
     input:
         # the study's own runs: an edit elsewhere redraws nothing here
         confusion=lambda wc: run_outputs("confusion.csv", wc.study),
-        code=code_of("figures"),
+        code=code_of("confusion_figures.py"),
     output:
         report(
             directory(f"{RESULTS}/figures/{{study}}/confusion"),

@@ -5,7 +5,7 @@ rule grid_projection:
     """Steps per second of every run's model, input and batch, times its steps and seeds."""
     input:
         counts=[f"{RESULTS}/tables/datasets/{d}_counts.csv" for d in DATASETS],
-        code=code_of("performance"),
+        code=code_of("grid_projection.py"),
     output:
         table=f"{RESULTS}/performance/projection.csv",
         html=report(
@@ -36,3 +36,30 @@ rule grid_projection:
         runs=lambda wc: projection_settings(),
     script:
         "../scripts/grid_projection.py"
+
+
+rule compute:
+    """The compute every training job used (device, wall and CPU time, peak memory, attempts),
+    per study and in all, from Snakemake's benchmark files and the run summaries."""
+    input:
+        summaries=run_outputs("summary.json"),
+        benchmarks=[
+            f"{RESULTS}/benchmarks/train/{s}/{m}/seed{k}.tsv" for s, m, k in RUNS
+        ],
+        code=code_of("compute.py"),
+    output:
+        table=f"{RESULTS}/tables/compute.csv",
+        html=report(
+            f"{RESULTS}/tables/compute.html",
+            caption="../report/compute.rst",
+            category="Performance",
+            labels={"table": "compute used"},
+        ),
+    log:
+        f"{RESULTS}/logs/compute.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        logs=[str(paths.train_log(s, m, k)) for s, m, k in RUNS],
+    script:
+        "../scripts/compute.py"

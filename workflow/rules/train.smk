@@ -7,15 +7,15 @@ rule train:
         data=dataset_of_study,
         gate=f"{RESULTS}/conv/cases.csv",
         weights=pretrained_weights,
-        code=code_of("train"),
+        code=code_of("train.py"),
     output:
-        metrics=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/metrics.csv",
-        confusion=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/confusion.csv",
-        model=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/best_model.pt",
-        summary=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/summary.json",
-        grad_norms=f"{RESULTS}/runs/{{study}}/{{model}}/seed{{seed}}/grad_norms.csv",
+        metrics=f"{RUN_PATTERN}/metrics.csv",
+        confusion=f"{RUN_PATTERN}/confusion.csv",
+        model=f"{RUN_PATTERN}/best_model.pt",
+        summary=f"{RUN_PATTERN}/summary.json",
+        grad_norms=f"{RUN_PATTERN}/grad_norms.csv",
     log:
-        f"{RESULTS}/logs/train/{{study}}/{{model}}/seed{{seed}}.log",
+        str(paths.train_log("{study}", "{model}", "{seed}")),
     benchmark:
         f"{RESULTS}/benchmarks/train/{{study}}/{{model}}/seed{{seed}}.tsv"
     conda:
@@ -30,7 +30,7 @@ rule train:
         run=run_params,
         weights_checksums=pretrained_checksums,
         # not outputs: Snakemake would delete them when a killed job is rerun
-        checkpoint=f"{RESULTS}/checkpoints/{{study}}/{{model}}/seed{{seed}}/last.pt",
-        board=f"{RESULTS}/tensorboard/{{study}}/{{model}}/seed{{seed}}",
+        checkpoint=str(paths.checkpoint("{study}", "{model}", "{seed}")),
+        board=str(paths.tensorboard("{study}", "{model}", "{seed}")),
     script:
         "../scripts/train.py"

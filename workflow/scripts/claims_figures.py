@@ -1,8 +1,10 @@
-from cnnstudy import aggregate, plots
+from cnnstudy import plots
 from cnnstudy.logs import script_log
+from cnnstudy.records import ClaimRow, ClaimTestRow, NumberRow, read_frame
 
 with script_log(snakemake.log[0]) as log:
-    tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("claims", "tests", "reported")}
+    records = {"claims": ClaimRow, "tests": ClaimTestRow, "reported": NumberRow}
+    tables = {k: read_frame(record, snakemake.input[k]) for k, record in records.items()}
     for (report, spec), path in zip(snakemake.config["reports"].items(), snakemake.output):
         of_report = {k: t[t.report == report] if "report" in t else t for k, t in tables.items()}
         plots.claims_figure(of_report, path, title=f"{report}: {spec['title']}")

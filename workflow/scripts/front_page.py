@@ -3,9 +3,12 @@ from pathlib import Path
 from cnnstudy import aggregate, front_page
 from cnnstudy.config import page_texts
 from cnnstudy.logs import script_log
+from cnnstudy.records import ClaimRow, NumberRow, read_frame
 
 with script_log(snakemake.log[0]) as log:
-    tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "answers", "claims", "reported")}
+    tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "answers")}
+    tables["claims"] = read_frame(ClaimRow, snakemake.input.claims)
+    tables["reported"] = read_frame(NumberRow, snakemake.input.reported)
     intro = Path(snakemake.input.intro).read_text().split("\n", 3)[3]  # without its title
     texts = page_texts(snakemake.config)
     page = front_page.render(texts["studies"], texts["reports"], tables, snakemake.params.demo, intro)

@@ -4,6 +4,7 @@ import torch
 
 from cnnstudy.download import verify_download
 from cnnstudy.logs import script_log
+from cnnstudy.paths import progress_of
 from cnnstudy.runconfig import RunConfig
 from cnnstudy.train import train_run
 
@@ -19,4 +20,7 @@ with script_log(snakemake.log[0]) as log:
         log=log,
         # a config read, not a param: turning TensorBoard on or off retrains nothing
         board_dir=snakemake.params.board if snakemake.config["tensorboard"] else None,
+        progress_file=progress_of(snakemake.log[0]),
+        # config reads, not params: keeping or dropping checkpoints retrains nothing
+        keep_checkpoint=snakemake.config["keep_checkpoints"],
     )

@@ -1,0 +1,217 @@
+"""The records one stage writes and another reads, each defined once here: the writer and
+every reader use the same dataclass, so a renamed key cannot become a silent NaN column. A
+reader that finds a key missing or unknown, or a layout version it does not read, fails
+naming the file, the key and the fix (rerun the job that writes it); a value a run may
+legitimately lack (no test split on a val-only dataset) is an explicit ``None``, never a gap.
+
+- :class:`RunSummary`: ``summary.json`` of each run (training writes it; the runs table,
+  status and the claims read it).
+- :class:`Progress`: ``<log>.progress.json`` (training replaces it after every epoch; status
+  reads it, instead of parsing the log's lines).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+
+class RecordError(ValueError):
+    """A record file is unreadable, of another layout, or has a key missing or unknown."""
+
+
+def rerun_hint(path) -> str:
+    # Snakemake does not rebuild an output whose consumers are up to date: force its job
+    return f"delete it and rerun the job that writes it: snakemake --cores N --forcerun {path}"
+
+
+def read_record(cls, path):
+    """The record of type ``cls`` in ``path`` (JSON), or a RecordError naming what is wrong."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise RecordError(f"{path} is unreadable ({type(exc).__name__}); {rerun_hint(path)}") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{path} is not a {cls.__name__} record (a JSON {type(data).__name__}); {rerun_hint(path)}")
+    if data.get("version") != cls.VERSION:
+        raise RecordError(
+            f"{path} has layout version {data.get('version')!r}, and this code reads {cls.__name__} version "
+            f"{cls.VERSION} (written by another version of cnnstudy); {rerun_hint(path)}"
+        )
+    names = [f.name for f in dataclasses.fields(cls)]
+    missing, unknown = [n for n in names if n not in data], sorted(set(data) - set(names))
+    if missing or unknown:
+        raise RecordError(
+            f"{path}: key(s) missing {missing}, unknown {unknown} in a {cls.__name__}; {rerun_hint(path)}"
+        )
+    return cls(**data)
+
+
+def write_record(record, path) -> None:
+    """``record`` as JSON at ``path``, replaced atomically (a reader never sees half of it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(record), indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one (study, run, seed) did and where; every key always present."""
+
+    VERSION: ClassVar[int] = 2
+
+    study: str
+    model: str
+    seed: int
+    status: str  # completed | diverged
+    arch: str
+    dataset: str
+    epochs_run: int
+    best_epoch: int
+    best_val_accuracy: float | None  # None: diverged before its first epoch ended
+    final_val_accuracy: float | None
+    test_split: bool
+    test_accuracy: float | None  # ours: the best-val epoch's weights on test; None without a test split
+    final_test_accuracy: float | None  # the reports' metrics: the last epoch's test accuracy ...
+    best_test_accuracy: float | None  # ... and the best epoch's, chosen on test itself
+    chance_level: float
+    parameters: int
+    trainable_parameters: int
+    seconds: float
+    images_per_second: float | None
+    device: str
+    device_name: str
+    capability: str | None
+    cuda_build: str | None
+    precision: str
+    tf32: bool
+    config_hash: str
+    code_sha256: str
+    data_sha256: dict
+    weights_sha256: str | None
+    versions: dict
+    config: dict
+    version: int = VERSION
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a training run stands after its last finished epoch."""
+
+    VERSION: ClassVar[int] = 1
+
+    epoch: int
+    epochs: int
+    step: int
+    val_accuracy: float
+    epoch_seconds: float
+    eta_seconds: float
+    written_at: float = field(default_factory=time.time)
+    version: int = VERSION
+
+
+# ----------------------------------------------------------------------------- the claims' tables
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim judged (``tables/claims.csv``)."""
+
+    claim: str
+    report: str
+    study: str  # "" for a claim about the hand-written convolutions
+    kind: str
+    quote: str
+    checked: str
+    verdict: str  # reproduced | contradicted | inconclusive | not run
+    set_up: str  # the report's | our reading
+    evidence: str
+    n: int
+    collapsed: str  # "" or "1 of 3 seeds of ... collapsed to chance (seed 1)"
+    our_metric: str
+    reported_metric: str
+    reading: str  # our reading of the set-up the report leaves open ("" where it states it)
+
+
+@dataclass(frozen=True)
+class ClaimTestRow:
+    """One paired test a claim rests on (``tables/claim_tests.csv``)."""
+
+    claim: str
+    report: str
+    study: str
+    label: str
+    unit: str
+    direction: str
+    null: float
+    margin: float
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+    p: float
+    p_holm: float
+    outcome: str  # supports | contradicts | inconclusive | no data
+    seeds_needed: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class NumberRow:
+    """A report's number beside ours on the matching record (``tables/vs_reported.csv``);
+    NaN where n < 2 gives no interval."""
+
+    report: str
+    study: str
+    model: str
+    claim: str
+    reported: str
+    decimals: int
+    reported_metric: str
+    matched_metric: str
+    our_metric: str
+    ours_mean: float
+    ci_low: float
+    ci_high: float
+    pi_low: float
+    pi_high: float
+    pi_low_rounded: float
+    pi_high_rounded: float
+    n: int
+    diverged: int
+    reported_in_prediction_interval: str  # yes | no | no verdict
+
+
+def columns(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def frame(cls, rows):
+    """The rows (records of ``cls``) as a table with exactly its columns, even with no rows."""
+    import pandas as pd
+
+    return pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=columns(cls))
+
+
+def read_frame(cls, path):
+    """A table written by :func:`frame`, or a RecordError naming the file and the columns that
+    are missing or unknown (text stays text: class and claim names are never numbers)."""
+    import pandas as pd
+
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"study": str, "collapsed": str,
+                                                                           "reading": str})  # fmt: skip
+    missing, unknown = [c for c in columns(cls) if c not in table], sorted(set(table) - set(columns(cls)))
+    if missing or unknown:
+        raise RecordError(f"{path}: column(s) missing {missing}, unknown {unknown} in a table of {cls.__name__}; "
+                          f"{rerun_hint(path)}")  # fmt: skip
+    for column in ("study", "collapsed", "reading", "reported_metric", "set_up"):
+        if column in table:
+            table[column] = table[column].fillna("")
+    return table
