@@ -199,3 +199,9 @@ def test_the_bounded_prediction_interval_stays_inside_zero_and_one():
     assert 0.9 < low < high < 1
     assert aggregate.outward(0.60496, 0.65894, 3) == (0.604, 0.659)
     assert aggregate.decimals_of(0.5546) == 4 and aggregate.decimals_of(0.6) == 1
+
+
+def test_a_paired_difference_of_accuracies_stays_inside_minus_one_to_one():
+    values = pd.DataFrame({"a": [0.9, 0.85], "b": [0.2, 0.25]})
+    iv = aggregate.paired(values, "a", "b")
+    assert -1 <= iv.low < iv.mean < iv.high <= 1 and iv.high == 1.0  # the t interval alone reaches past 1

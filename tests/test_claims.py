@@ -319,3 +319,13 @@ def test_a_claim_on_a_set_up_we_had_to_choose_says_so_in_its_verdict():
     assert j.evidence.startswith(f"Under our reading of the set-up ({reading}): ")
     table = claims.claims_table([j, judge_one(claim("difference", cid="x", a="a", b="b", direction="greater"), ev)])
     assert table.set_up.tolist() == ["our reading", "the report's"] and table.reading.iloc[0] == reading
+
+
+def test_a_difference_of_accuracies_keeps_its_interval_inside_minus_one_to_one():
+    """Two seeds of a run that collapsed on one gave net1 − net3: +0.64 [-0.63, +1.91]."""
+    ev = evidence(runs_table({"a": [0.9, 0.85], "b": [0.2, 0.25]}))
+    j = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
+    row = claims.tests_table([j]).iloc[0]
+    assert -1 <= row.ci_low < row.ci_high <= 1 and "(within [-1, 1])" in j.evidence, j.evidence
+    log_ratio = claims.PairedTest("c", "log", np.array([-5.0, -6.0]), "less", unit="log10 ratio")
+    assert log_ratio.interval().low < -1  # a log ratio is not a difference of fractions: not clipped

@@ -194,10 +194,12 @@ def mean_interval(values, level: float = LEVEL) -> Interval:
 
 
 def paired(values: pd.DataFrame, a: str, b: str) -> Interval:
-    """a - b over the seeds both have (``values``: index seed, one column per run)."""
+    """a - b over the seeds both have (``values``: index seed, one column per run, accuracies),
+    its interval intersected with [-1, 1], where a difference of two fractions lies."""
     if a not in values or b not in values:
         return mean_interval([])
-    return mean_interval((values[a] - values[b]).dropna().values)
+    iv = mean_interval((values[a] - values[b]).dropna().values)
+    return dataclasses.replace(iv, low=max(iv.low, -1.0), high=min(iv.high, 1.0)) if iv.n >= 2 else iv
 
 
 def _note(iv: Interval) -> str:

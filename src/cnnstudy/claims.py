@@ -49,6 +49,7 @@ METHOD = (
     "Inconclusive differences say how many seeds would resolve them at 80 % power."
 )
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run")
+BOUNDED_UNITS = ("accuracy", "recall")  # differences of two fractions: inside [-1, 1]
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,24 @@ class PairedTest:
     def n(self) -> int:
         return len(self.differences)
 
-    def describe(self) -> str:
+    def interval(self):
+        """The mean difference with its 95 % t interval, intersected with the range a difference
+        of two fractions can take ([-1, 1]): the true difference lies there, so the coverage
+        stays, and no bound reads as a difference no accuracy can make."""
         iv = mean_interval(self.differences)
+        if self.unit in BOUNDED_UNITS and iv.n >= 2:
+            iv = dataclasses.replace(iv, low=max(iv.low, -1.0), high=min(iv.high, 1.0))
+        return iv
+
+    def describe(self) -> str:
+        iv = self.interval()
         if iv.n == 0:
             return f"{self.label}: no seed where both completed"
         if iv.n < 2:
             return f"{self.label}: {iv.mean:+.4f}, n = 1 (no interval)"
+        clipped = " (within [-1, 1])" if self.unit in BOUNDED_UNITS and (iv.low == -1.0 or iv.high == 1.0) else ""
         text = (
-            f"{self.label}: {iv.mean:+.4f} [{iv.low:+.4f}, {iv.high:+.4f}], n = {iv.n}, "
+            f"{self.label}: {iv.mean:+.4f} [{iv.low:+.4f}, {iv.high:+.4f}]{clipped}, n = {iv.n}, "
             f"p = {self.p:.2g}, Holm p = {self.p_holm:.2g}"
         )
         if self.outcome == "inconclusive" and np.isfinite(self.seeds_needed):
@@ -528,7 +539,7 @@ def claims_table(judgements: list[Judgement]) -> pd.DataFrame:
 
 
 def _test_row(j: Judgement, t: PairedTest) -> ClaimTestRow:
-    iv = mean_interval(t.differences)
+    iv = t.interval()
     return ClaimTestRow(claim=j.claim.id, report=j.claim.report, study=j.claim.study, label=t.label, unit=t.unit,
                         direction=t.direction, null=t.null, margin=t.margin, mean=iv.mean, ci_low=iv.low,
                         ci_high=iv.high, n=iv.n, p=t.p, p_holm=t.p_holm, outcome=t.outcome,
