@@ -1,5 +1,6 @@
 """The SLURM profile for real: the demo submitted to a running one-node SLURM."""
 
+import math
 import re
 import shutil
 import subprocess
@@ -40,11 +41,12 @@ def cancel_first_running_training_job(proc, deadline: float) -> str:
 @pytest.mark.skipif(not slurm_running(), reason="no running SLURM (bash .ci/slurm-up starts one)")
 def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg = demo_config()
-    cfg["select"] = ["coco5_nets/net1", "coco5_nets/net2"]
+    cfg["select"] = ["coco5_nets/net1", "coco5_nets/net3"]  # net3 (deep) takes about twice net1's time
     cfg["studies"]["coco5_nets"].update(seeds=[0])
     cfg["studies"]["coco5_nets"]["training"].update(epochs=3)
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
-    cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20)  # .ci/slurm-up's node has one (count-only) GPU
+    # .ci/slurm-up's node has one (count-only) GPU; each job asks for its measured time x 60 (at least a minute)
+    cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20, runtime_margin=60, runtime_floor=1)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
     log = tmp_path / "snakemake.log"
     args = ["results/tables/runs.csv", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "test.yaml",
@@ -57,7 +59,7 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     text = log.read_text()
     calls = re.findall(r"sbatch call: (.*)", text)
     train = [c for c in calls if "rule_train" in c]
-    assert len(train) == 3, train  # net1 and net2, then the cancelled one again
+    assert len(train) == 3, train  # net1 and net3, then the cancelled one again
     mem = lambda call: int(re.search(r"--mem (\d+)", call).group(1))  # noqa: E731
     minutes = lambda call: int(re.search(r"-t '?(\d+)", call).group(1))  # noqa: E731
     for call in train:
@@ -65,10 +67,16 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
             assert flag in call, (flag, call)
         assert "--array" not in call  # see profiles/slurm/config.yaml
     first, retry = train[:2], train[2]
-    assert all(mem(c) == 1500 and minutes(c) == 20 for c in first)
-    assert mem(retry) == 2 * 1500 and minutes(retry) == 2 * 20  # attempt 2 asks for twice both
+    model = lambda call: re.search(r"net[13]", call).group(0)  # noqa: E731
+    asked = {model(c): minutes(c) for c in first}
+    projected = pd.read_csv(tmp_path / "results" / "performance" / "projection.csv").set_index("run")
+    for run, want in asked.items():  # measured time x margin, at least the floor, at most the cap
+        assert want == min(20, max(1, math.ceil(projected.seconds_per_seed[run] * 60 / 60))), (run, asked)
+    assert asked["net1"] < asked["net3"], asked  # two runs of different size: different --time lines
+    assert all(mem(c) == 1500 for c in first)
+    assert mem(retry) == 2 * 1500 and minutes(retry) == 2 * asked[model(retry)]  # attempt 2 asks for twice both
     assert not [c for c in calls if re.search(r"rule_(download|extract|aggregate|answers|front_page)", c)]
     assert re.search(r"localrule (download|extract|aggregate)", text)  # light rules ran where Snakemake runs
     assert cancelled
     runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
-    assert list(runs.model) == ["net1", "net2"] and (runs.status == "completed").all()
+    assert list(runs.model) == ["net1", "net3"] and (runs.status == "completed").all()

@@ -7,6 +7,8 @@ and the attempts are the training log's (each attempt appends to it).
 
 from __future__ import annotations
 
+import csv
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -70,3 +72,26 @@ def compute_table(rows: list[ComputeRow]) -> pd.DataFrame:
         return jobs
     totals = [_total(g, study) for study, g in jobs.groupby("study", sort=False)] + [_total(jobs, ALL)]
     return pd.concat([jobs, pd.DataFrame(totals)], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class RuntimeRule:
+    """How a training job's time request follows from its measurement (config keys
+    resources.train.runtime, runtime_margin, runtime_floor): the grid projection's seconds per
+    seed of the run, times ``margin`` (start-up, evaluation and a slower node), at least
+    ``floor`` and at most ``cap`` minutes; the cap alone where nothing was measured."""
+
+    cap: int
+    margin: float
+    floor: int
+
+    def minutes(self, projection_csv, study: str, run: str) -> int:
+        try:
+            with open(projection_csv) as f:
+                rows = {(r["study"], r["run"]): float(r["seconds_per_seed"]) for r in csv.DictReader(f)}
+        except (OSError, KeyError, ValueError):
+            return self.cap
+        seconds = rows.get((study, run))
+        if seconds is None or not math.isfinite(seconds):
+            return self.cap
+        return int(min(self.cap, max(self.floor, math.ceil(seconds * self.margin / 60))))

@@ -15,6 +15,7 @@ os.environ.update(
 
 from cnnstudy import config as study_config
 from cnnstudy import imported_files, paths, preflight
+from cnnstudy.compute import RuntimeRule
 from cnnstudy.download import url_to_local_path
 
 min_version("9.0")
@@ -208,6 +209,14 @@ def run_outputs(name, study=None):
 
 def train_resources(key):
     return config["resources"]["train"][key]
+
+
+# A training job asks for its run's measured time with a margin (resources.train.runtime: the cap)
+RUNTIME = RuntimeRule(
+    cap=train_resources("runtime"),
+    margin=train_resources("runtime_margin"),
+    floor=train_resources("runtime_floor"),
+)
 
 
 # Training on GPUs gets an environment pinned to a CUDA build of pytorch (never a CPU one).
