@@ -212,6 +212,7 @@ def train_resources(key):
 
 
 # A training job asks for its run's measured time with a margin (resources.train.runtime: the cap)
+PROJECTION = f"{RESULTS}/performance/projection.csv"
 RUNTIME = RuntimeRule(
     cap=train_resources("runtime"),
     margin=train_resources("runtime_margin"),

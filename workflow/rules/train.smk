@@ -6,8 +6,6 @@ rule train:
     input:
         data=dataset_of_study,
         gate=f"{RESULTS}/conv/cases.csv",
-        # its measured steps per second size the job's time request; ancient: re-measuring retrains nothing
-        projection=ancient(f"{RESULTS}/performance/projection.csv"),
         weights=pretrained_weights,
         code=code_of("train.py"),
     output:
@@ -27,8 +25,10 @@ rule train:
         gpu=train_resources("gpus"),
         # a retry (out of memory, time limit) asks for more of both
         mem_mb=lambda wc, attempt: train_resources("mem_mb") * attempt,
-        runtime=lambda wc, input, attempt: attempt
-        * RUNTIME.minutes(input.projection, wc.study, wc.model),
+        # the run's measured time where the grid projection ran before (read when the job is
+        # scheduled; not an input: an input would rerun every training job on re-measuring)
+        runtime=lambda wc, attempt: attempt
+        * RUNTIME.minutes(PROJECTION, wc.study, wc.model),
     params:
         run=run_params,
         weights_checksums=pretrained_checksums,
