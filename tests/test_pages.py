@@ -134,8 +134,9 @@ def test_front_page_opens_on_the_claims_per_report_with_a_demo_banner_and_render
 def test_the_claim_counts_separate_the_reports_set_up_from_our_reading():
     tables = _tables()
     tables["claims"].loc[0, "set_up"] = "our reading"
-    counts = front_page.counts_table(tables["claims"], REPORTS)
-    r1 = counts[counts.report.str.startswith("r1")]
-    assert r1["set-up"].tolist() == ["the report's", "our reading"] and r1.claims.tolist() == [1, 1]
+    counts = front_page.counts_table(tables["claims"], REPORTS).set_index("report")
+    assert len(counts) == len(REPORTS)  # one row a report: the table stays on the first screen
+    assert counts.loc["r1: Report one", "claims"] == "1 / 1"  # on the report's set-up / on our reading
+    assert counts.loc["r1: Report one", ":reproduced:`reproduced`"] == "0 / 1"
     html = _as_snakemake_renders(front_page.render({"s": {"title": "A study"}}, REPORTS, tables, False, ""))
     assert '<span class="reproduced">reproduced</span> (our reading)' in html
