@@ -13,8 +13,11 @@ BENCHMARK = (  # Snakemake's benchmark file: a header and one line per measured 
 
 
 def test_jobs_then_each_study_then_everything_with_retries_and_diverged_runs(tmp_path):
-    jobs = [("a", "m", 0, "completed", 3600.0, 500.0, 2), ("a", "m", 1, "diverged", 1800.0, 700.0, 1),
-            ("b", "n", 0, "completed", 7200.0, 300.0, 1)]  # fmt: skip
+    jobs = [
+        ("a", "m", 0, "completed", 3600.0, 500.0, 2),
+        ("a", "m", 1, "diverged", 1800.0, 700.0, 1),
+        ("b", "all", 0, "completed", 7200.0, 300.0, 1),
+    ]  # fmt: skip  (a real run may be named "all")
     rows = []
     for study, model, seed, status, seconds, rss, attempts in jobs:
         path = tmp_path / f"{study}{seed}.tsv"
@@ -22,11 +25,12 @@ def test_jobs_then_each_study_then_everything_with_retries_and_diverged_runs(tmp
         summary = run_summary(study=study, model=model, seed=seed, status=status)
         rows.append(compute.job_row(summary, compute.benchmark_of(path), attempts))
     table = compute.compute_table(rows).set_index(["study", "model", "seed"])
-    assert table.loc[("a", "all", ""), "device_hours"] == pytest.approx(1.5)
-    assert table.loc[("a", "all", ""), "attempts"] == 3 and table.loc[("a", "all", ""), "peak_rss_mb"] == 700
-    assert table.loc[("all", "all", ""), "device_hours"] == pytest.approx(3.5)
-    assert table.loc[("all", "all", ""), "cpu_seconds"] == pytest.approx((3600 + 1800 + 7200) / 2)
+    assert table.loc[("a", "(all)", ""), "device_hours"] == pytest.approx(1.5)
+    assert table.loc[("a", "(all)", ""), "attempts"] == 3 and table.loc[("a", "(all)", ""), "peak_rss_mb"] == 700
+    assert table.loc[("(all)", "(all)", ""), "device_hours"] == pytest.approx(3.5)
+    assert table.loc[("(all)", "(all)", ""), "cpu_seconds"] == pytest.approx((3600 + 1800 + 7200) / 2)
     assert table.loc[("a", "m", "1"), "status"] == "diverged"
+    assert table.loc[("b", "all", "0"), "status"] == "completed" and table.loc[("b", "(all)", ""), "attempts"] == 1
 
 
 def test_attempts_are_the_logs_starts_and_a_file_that_is_no_benchmark_is_named(tmp_path):

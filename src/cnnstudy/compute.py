@@ -15,7 +15,7 @@ import pandas as pd
 
 from .records import RunSummary
 
-ALL = "all"  # the study and run of the totals' row
+ALL = "(all)"  # the study and run of the totals' rows: no study or run can be named so ([A-Za-z0-9_]+)
 
 
 @dataclass(frozen=True)

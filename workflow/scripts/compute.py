@@ -15,7 +15,7 @@ with script_log(snakemake.log[0]) as log:
     table.to_csv(snakemake.output.table, index=False)
     note = (
         "Per training job: wall and CPU time and peak memory as Snakemake's benchmark files hold them, attempts "
-        "from its log; per study and in all (model 'all'): the sums, diverged and retried runs included."
+        "from its log; per study and in all (model '(all)'): the sums, diverged and retried runs included."
     )
     Path(snakemake.output.html).write_text(pages.html_table(table, "Compute used", note))
     total = table[table.study == compute.ALL]
