@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from cnnstudy.config import SCHEMA
-from cnnstudy.conv_check import time_layers
+from cnnstudy.nets.conv_check import time_layers
 
 SHAPES = yaml.safe_load((SCHEMA.parents[2] / "config" / "config.yaml").read_text())["conv_tests"]["timing_shapes"]
 

@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cnnstudy import datasets
+from cnnstudy.data import datasets
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import train_run
+from cnnstudy.training.train import train_run
 
 CHILD = """
 import json, sys
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import train_run
+from cnnstudy.training.train import train_run
 cfg = RunConfig(**json.loads(sys.argv[1]))
 train_run(cfg, sys.argv[2], sys.argv[3], sys.argv[4], log=lambda m: print(m, flush=True))
 """

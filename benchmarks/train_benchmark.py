@@ -9,7 +9,7 @@ Same model, data, hyper-parameters and evaluation cadence on both sides:
 The reports' loop is seed 002's ``train()``: images as JPEG files (as its subset was saved)
 read by PIL through a ``DataLoader`` (``ToTensor``), ``.item()`` after every step, softmax
 then argmax, a Python loop over the batch to fill the confusion matrices, and validation with
-autograd on, as written. Ours is ``cnnstudy.train.train_one_epoch`` + ``evaluate`` + the
+autograd on, as written. Ours is ``cnnstudy.training.epoch.train_one_epoch`` + ``evaluate`` + the
 epoch's host sync, with the pipeline's default determinism, timed four times: with the
 reports' cadence (training windows every 100 steps, validation every epoch: ``eval_subset:
 0``), with the study's (a 500-image validation subset also scored at every mark: more work
@@ -59,23 +59,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnnstudy import datasets
-from cnnstudy.board import Board, NoBoard
-from cnnstudy.devices import pick_device
-from cnnstudy.inputs import evaluate
-from cnnstudy.models import build_model
+from cnnstudy.data import datasets
+from cnnstudy.nets.models import build_model
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import (
-    History,
-    build_trainer,
-    epoch_test,
-    load_run_data,
-    record_epoch,
-    seed_everything,
-    set_determinism,
-    train_one_epoch,
-    train_step,
-)
+from cnnstudy.training.board import Board, NoBoard
+from cnnstudy.training.devices import pick_device
+from cnnstudy.training.epoch import History, record_epoch, train_one_epoch, train_step
+from cnnstudy.training.inputs import evaluate
+from cnnstudy.training.train import epoch_test
+from cnnstudy.training.trainer import build_trainer, load_run_data, seed_everything, set_determinism
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,7 +335,8 @@ def print_concurrent(s: Setting, seconds: dict) -> None:
 
 def project_grid(args) -> None:
     from cnnstudy import config as study_config
-    from cnnstudy import plots, projection
+    from cnnstudy.performance import projection
+    from cnnstudy.report import plots
 
     config = study_config.load(*args.projection)
     config["device"] = args.device or config["device"]

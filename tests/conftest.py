@@ -23,8 +23,8 @@ def shared(*parts) -> Path:
 @pytest.fixture(scope="session")
 def demo_coco(tmp_path_factory):
     """The demo COCO twin, extracted: (annotation file, image folder)."""
-    from cnnstudy.demo_data import make_coco
-    from cnnstudy.download import extract
+    from cnnstudy.data.demo_data import make_coco
+    from cnnstudy.data.download import extract
 
     root = tmp_path_factory.mktemp("demococo")
     paths = make_coco(root / "src", images_per_class=30, distractor_images=6, seed=3)

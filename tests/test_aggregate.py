@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import run_summary
 
-from cnnstudy import aggregate
+from cnnstudy.judging import aggregate
 from cnnstudy.records import RecordError, write_record
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cnnstudy import augment
+from cnnstudy.training import augment
 
 
 def batch(n=64, c=3, h=16, w=16):

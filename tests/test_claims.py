@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from cnnstudy import claims
 from cnnstudy.config import Claim
+from cnnstudy.judging import claims
 
 SEEDS = range(5)
 
@@ -289,7 +289,7 @@ def test_a_difference_that_holds_without_its_collapsed_seed_says_so_and_one_that
 
 
 def test_a_number_on_the_bound_is_judged_at_the_reports_precision_and_printed_with_more_digits():
-    from cnnstudy.aggregate import bounded_prediction_interval
+    from cnnstudy.judging.aggregate import bounded_prediction_interval
 
     values = [0.628, 0.632, 0.637]
     low, _ = bounded_prediction_interval(values)

@@ -6,7 +6,7 @@ import pytest
 from conftest import shared
 from PIL import Image
 
-from cnnstudy import coco
+from cnnstudy.data import coco
 
 CLASSES = ["airplane", "bus", "cat", "dog", "pizza"]
 

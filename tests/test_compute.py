@@ -4,7 +4,7 @@ study and in all, retries and diverged runs included."""
 import pytest
 from conftest import run_summary
 
-from cnnstudy import compute
+from cnnstudy.performance import compute
 
 BENCHMARK = (  # Snakemake's benchmark file: a header and one line per measured run of the job
     "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

@@ -80,7 +80,7 @@ def test_every_configured_run_builds_a_model_for_its_input():
     """Catches a model that cannot take its dataset's shape before any cluster time is spent."""
     import torch
 
-    from cnnstudy.models import build_model
+    from cnnstudy.nets.models import build_model
 
     full = cc.load(ROOT / "config" / "config.yaml")
     seen = set()
@@ -220,7 +220,7 @@ def test_merge_replaces_lists_and_merges_mappings_like_snakemake():
 
 
 def test_number_claims_name_a_record_of_ours_and_the_schema_lists_exactly_the_recorded_ones():
-    from cnnstudy.aggregate import RECORDED
+    from cnnstudy.judging.aggregate import RECORDED
 
     schema = yaml.safe_load(cc.SCHEMA.read_text())
     number = next(

@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnstudy import conv, conv_check
-from cnnstudy.conv import ConvShapeError, conv2d_im2col, conv2d_im2col_backward, conv2d_naive, conv2d_unfold
-from cnnstudy.models import build_model
+from cnnstudy.nets import conv, conv_check
+from cnnstudy.nets.conv import ConvShapeError, conv2d_im2col, conv2d_im2col_backward, conv2d_naive, conv2d_unfold
+from cnnstudy.nets.models import build_model
 
 IMPLS = ["naive", "im2col", "unfold"]
 

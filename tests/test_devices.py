@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from cnnstudy import devices
-from cnnstudy.devices import DeviceError
+from cnnstudy.training import devices
+from cnnstudy.training.devices import DeviceError
 
 NO_GPU = {v: "" for v in devices.GPU_VARIABLES}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnstudy.download import (
+from cnnstudy.data.download import (
     DownloadError,
     Limits,
     UnsafeArchiveError,
@@ -393,7 +393,7 @@ def test_a_body_shorter_than_its_content_length_is_retried_and_resumed_not_blame
 
 
 def test_a_full_disk_is_named_with_the_space_needed_and_not_retried(tmp_path, range_server, monkeypatch):
-    from cnnstudy import download
+    from cnnstudy.data import download
 
     root, base = range_server
     data = b"z" * 50_000
@@ -439,7 +439,7 @@ def test_an_archive_expanding_past_the_limit_is_refused_before_anything_is_writt
 
 
 def test_a_full_disk_during_extraction_is_not_called_a_corrupt_archive(tmp_path, monkeypatch):
-    from cnnstudy import download
+    from cnnstudy.data import download
 
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from cnnstudy import datasets, demo_data, formats, prepare
-from cnnstudy.download import extract
+from cnnstudy.data import datasets, demo_data, formats, prepare
+from cnnstudy.data.download import extract
 
 
 @pytest.fixture(scope="module")

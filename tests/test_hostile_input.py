@@ -18,9 +18,11 @@ import torch
 from conftest import ROOT, demo_config
 from docutils.core import publish_parts
 
-from cnnstudy import coco, datasets, formats, front_page, logs, pages, preflight, status
 from cnnstudy import config as cc
+from cnnstudy import logs, preflight, status
+from cnnstudy.data import coco, datasets, formats
 from cnnstudy.escape import markdown_text, rst_text, script_json
+from cnnstudy.report import front_page, pages
 
 
 def payloads(marker) -> list[str]:
@@ -105,7 +107,7 @@ def test_html_pages_escape_cells_and_titles():
 
 def test_a_title_with_dollars_is_drawn_as_written(tmp_path):
     """mathtext would fail late, in the renderer, on an unknown command."""
-    from cnnstudy import plots
+    from cnnstudy.report import plots
 
     counts = pd.DataFrame({"split": ["train"], "class": ["a"], "count": [3]})
     plots.class_counts(counts, tmp_path / "c.png", title=r"$\notacommand$ costs $5")

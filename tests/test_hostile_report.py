@@ -112,7 +112,7 @@ def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(hosti
     work, _, _ = hostile_run
     snakefile, package = work / "repo" / "Snakefile", work / "repo" / "src" / "cnnstudy"
     # TensorBoard's writer: the training script reaches it, and the grid projection (it times the trainer's step)
-    module = package / "board.py"
+    module = package / "training" / "board.py"
     text, stat = module.read_text(), module.stat()
     try:
         module.write_text(text + "\n# an edit\n")

@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnstudy import interpret
-from cnnstudy.inputs import Normalizer
-from cnnstudy.models import build_model
+from cnnstudy.nets.models import build_model
+from cnnstudy.report import interpret
+from cnnstudy.training.inputs import Normalizer
 
 
 def test_cam_of_a_global_average_pooling_model_is_exact():

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnstudy.models import ARCHITECTURES, ModelConfigError, build_model, count_parameters, place_model
+from cnnstudy.nets.models import ARCHITECTURES, ModelConfigError, build_model, count_parameters, place_model
 
 SHAPES = {
     "net1": (3, 64, 64),
@@ -118,8 +118,8 @@ def test_conv_impl_and_weights_only_where_the_model_uses_them():
 
 def test_every_default_option_changes_the_network_it_builds():
     """Each declared option is wired: flipping it from its default changes the module tree."""
-    from cnnstudy.architectures import ARCHITECTURES as SPECS
-    from cnnstudy.architectures import CHOICES
+    from cnnstudy.nets.architectures import ARCHITECTURES as SPECS
+    from cnnstudy.nets.architectures import CHOICES
 
     for arch, spec in SPECS.items():
         base = str(build_model(arch, SHAPES[arch], 5))
@@ -164,7 +164,7 @@ def test_no_model_of_the_study_has_a_layer_without_a_deterministic_cuda_backward
 
 @pytest.mark.parametrize("kind,adaptive", [("mean", nn.AdaptiveAvgPool2d(1)), ("max", nn.AdaptiveMaxPool2d(1))])
 def test_global_pool_computes_what_the_adaptive_pool_did(kind, adaptive):
-    from cnnstudy.models import GlobalPool
+    from cnnstudy.nets.models import GlobalPool
 
     x = torch.randn(3, 5, 7, 9)
     torch.testing.assert_close(GlobalPool(kind)(x), adaptive(x))

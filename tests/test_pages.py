@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from cnnstudy import front_page, pages
+from cnnstudy.report import front_page, pages
 
 
 def test_table_page_is_self_contained_sortable_and_shows_every_cell():

@@ -15,7 +15,7 @@ import yaml
 from conftest import ROOT, SNAKEMAKE, board_scalars, demo_config, job_counts, smk
 
 from cnnstudy import config as cc
-from cnnstudy.architectures import ARCHITECTURES
+from cnnstudy.nets.architectures import ARCHITECTURES
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ def test_editing_one_models_lr_reruns_only_that_model_and_downstream(demo_run):
 
 def test_editing_plotting_code_reruns_figures_only(demo_run):
     work, _ = demo_run
-    plots = ROOT / "src" / "cnnstudy" / "plots.py"
+    plots = ROOT / "src" / "cnnstudy" / "report" / "plots.py"
     before, text = plots.stat(), plots.read_bytes()
     try:
         plots.write_bytes(text + b"\n# an edit\n")  # Snakemake compares content, not just mtime
@@ -200,7 +200,7 @@ def test_every_claim_gets_a_verdict_and_the_demo_holds_conclusive_ones(demo_run)
 def test_number_claims_of_the_demo_compare_like_with_like(demo_run):
     """Every number claim judged on the record matching the report's metric (named in its
     evidence), with an interval inside [0, 1]; collapsed seeds and our reading are columns."""
-    from cnnstudy.aggregate import RECORDED
+    from cnnstudy.judging.aggregate import RECORDED
 
     work, cfg = demo_run
     reported = pd.read_csv(work / "results" / "tables" / "vs_reported.csv")

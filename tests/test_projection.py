@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 from cnnstudy import config as cc
-from cnnstudy import projection
+from cnnstudy.performance import projection
 
 
 def test_projection_covers_every_run_with_measured_rates_and_its_seeds():

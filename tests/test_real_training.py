@@ -3,9 +3,9 @@
 import pytest
 from conftest import shared
 
-from cnnstudy import datasets, prepare
+from cnnstudy.data import datasets, prepare
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import train_run
+from cnnstudy.training.train import train_run
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ import pytest
 import torch
 from conftest import board_scalars
 
-from cnnstudy import coco, datasets
+from cnnstudy.data import coco, datasets
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import train_run
+from cnnstudy.training.train import train_run
 
 CLASSES = ["airplane", "bus", "cat", "dog", "pizza"]
 
@@ -108,8 +108,8 @@ def test_test_split_is_evaluated_with_the_best_epoch(tmp_path, data_file):
 
 
 def test_frozen_bn_stays_in_eval_mode(tmp_path, data_file):
-    from cnnstudy.models import build_model
-    from cnnstudy.train import _set_train_mode
+    from cnnstudy.nets.models import build_model
+    from cnnstudy.training.epoch import _set_train_mode
 
     m = build_model("resnet18_tl", (3, 32, 32), 5, train_bn=False)
     _set_train_mode(m)
@@ -118,7 +118,7 @@ def test_frozen_bn_stays_in_eval_mode(tmp_path, data_file):
 
 
 def test_variable_resolution_batches_hold_one_size_and_cover_every_sample():
-    from cnnstudy.inputs import batch_plan
+    from cnnstudy.training.inputs import batch_plan
 
     sizes = torch.tensor([32, 48, 64, 32, 32, 48, 64, 64, 64, 32, 48])
     order, bounds = batch_plan(len(sizes), 2, torch.Generator().manual_seed(0), sizes)
@@ -129,10 +129,10 @@ def test_variable_resolution_batches_hold_one_size_and_cover_every_sample():
 
 
 def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, data_file, monkeypatch):
-    from cnnstudy import train
+    from cnnstudy.training import resume
 
     run(tmp_path, "a", data_file, epochs=2)
-    monkeypatch.setattr(train, "training_code", lambda: "edited")
+    monkeypatch.setattr(resume, "training_code", lambda: "edited")
     logs = []
     run(tmp_path, "a", data_file, log=logs.append, epochs=2)
     assert (
@@ -142,7 +142,7 @@ def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, data_file, m
 
 
 def test_normalizer_statistics_in_chunks_equal_the_direct_ones():
-    from cnnstudy.inputs import Normalizer
+    from cnnstudy.training.inputs import Normalizer
 
     x = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8)
     norm = Normalizer(x, chunk=7)
@@ -243,7 +243,7 @@ def test_a_bit_flipped_checkpoint_that_still_loads_is_not_resumed(tmp_path, data
 
 
 def test_a_checkpoint_write_that_fails_names_the_file_and_cause_and_leaves_no_temporary(tmp_path, monkeypatch):
-    from cnnstudy import checkpoint
+    from cnnstudy.training import checkpoint
 
     path = tmp_path / "ckpt" / "last.pt"
     checkpoint.save(path, {"weights": torch.ones(3)})
@@ -276,7 +276,7 @@ def test_bit_flipped_class_names_of_a_dataset_are_refused(tmp_path):
 KILLABLE = """
 import json, sys
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import train_run
+from cnnstudy.training.train import train_run
 cfg = RunConfig(**json.loads(sys.argv[1]))
 train_run(cfg, sys.argv[2], sys.argv[3], sys.argv[4], log=lambda m: print(m, flush=True))
 """
@@ -363,7 +363,7 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_resumes_exactly(tmp_path, s
 
 
 def test_an_unknown_augmentation_switch_fails_the_run_before_training(tmp_path, data_file):
-    from cnnstudy.augment import AugmentConfigError
+    from cnnstudy.training.augment import AugmentConfigError
 
     with pytest.raises(AugmentConfigError, match="vflip"):
         run(tmp_path, "v", data_file, epochs=1, augment={"vflip": True})
@@ -390,8 +390,8 @@ def test_a_checkpoint_is_read_onto_the_cpu_so_resuming_on_another_device_works(t
 
 
 def test_a_checkpoints_progress_moves_to_the_runs_device_but_the_batch_order_stays_on_the_host():
-    from cnnstudy.inputs import Evaluation
-    from cnnstudy.train import EpochProgress, EpochRecord, StepMark
+    from cnnstudy.training.epoch import EpochProgress, EpochRecord, StepMark
+    from cnnstudy.training.inputs import Evaluation
 
     record = EpochRecord(
         torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long), torch.zeros(2), torch.ones(2)
@@ -409,7 +409,7 @@ def test_a_checkpoints_progress_moves_to_the_runs_device_but_the_batch_order_sta
 
 def test_a_checkpoint_from_another_device_or_precision_is_named_and_not_resumed(tmp_path, data_file):
     run(tmp_path, "a", data_file, epochs=2)
-    from cnnstudy import checkpoint
+    from cnnstudy.training import checkpoint
 
     path = tmp_path / "a" / "ckpt" / "last.pt"
     state = checkpoint.read(path, log=print)
@@ -472,7 +472,7 @@ def test_tensorboard_holds_the_rows_of_metrics_csv(tmp_path, data_file):
 def epoch_one_checkpoint(monkeypatch) -> dict:
     """The bytes of a run's checkpoint after its first epoch (key "bytes"), kept as it is written:
     writing them back rolls the run back there, as if the process had been lost after it."""
-    from cnnstudy import checkpoint
+    from cnnstudy.training import checkpoint
 
     real_save, saved = checkpoint.save, {}
 
@@ -516,7 +516,7 @@ EVERY_ARCHITECTURE = [
 @pytest.mark.parametrize("arch,options,side", EVERY_ARCHITECTURE, ids=[a for a, _, _ in EVERY_ARCHITECTURE])
 def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, arch, options, side,
                                                                      epoch_one_checkpoint):  # fmt: skip
-    from cnnstudy import interpret
+    from cnnstudy.report import interpret
 
     gen = np.random.default_rng(0)
     channels = 1 if arch.startswith("mnist") else 3
@@ -540,7 +540,7 @@ def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, 
 
 
 def test_the_architecture_list_above_is_the_factorys():
-    from cnnstudy.architectures import ARCHITECTURES
+    from cnnstudy.nets.architectures import ARCHITECTURES
 
     assert {a for a, _, _ in EVERY_ARCHITECTURE} == set(ARCHITECTURES)
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 
-from . import config as study_config
-from . import status
-from .preflight import PreflightError
+from cnnstudy import config as study_config
+from cnnstudy import status
+from cnnstudy.preflight import PreflightError
 
 COLOURS = {"done": "green", "collapsed": "magenta", "training": "cyan", "waiting": "white", "stopped": "yellow",
            "stalled": "yellow", "diverged": "magenta", "failed": "bold red"}  # fmt: skip

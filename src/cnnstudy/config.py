@@ -17,16 +17,16 @@ from pathlib import Path
 
 import yaml
 
-from . import preflight
-from .architectures import ARCHITECTURES, ModelConfigError, resolve_options
-from .class_names import class_names
-from .conv_cases import case_names
-from .runconfig import RunConfig
+from cnnstudy import preflight
+from cnnstudy.data.class_names import class_names
+from cnnstudy.nets.architectures import ARCHITECTURES, ModelConfigError, resolve_options
+from cnnstudy.nets.conv_cases import case_names
+from cnnstudy.runconfig import RunConfig
 
 # package data: found wherever the package is installed (pip install ., not only editable)
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 SCHEMA_NAME = "src/cnnstudy/schemas/config.schema.yaml"
-from .paths import RESULTS  # noqa: E402 - re-exported: the folder every output goes to
+from cnnstudy.paths import RESULTS  # noqa: E402 - re-exported: the folder every output goes to
 
 # Datasets whose images have one channel: colour jitter that needs colour is meaningless there.
 GRAYSCALE_KINDS = {"mnist", "mnist_varres"}

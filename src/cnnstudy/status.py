@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config as study_config
-from . import paths
-from .aggregate import collapsed as aggregate_collapsed
-from .records import Progress, RecordError, RunSummary, read_record, rerun_hint
+from cnnstudy import config as study_config
+from cnnstudy import paths
+from cnnstudy.judging.aggregate import collapsed as aggregate_collapsed
+from cnnstudy.records import Progress, RecordError, RunSummary, read_record, rerun_hint
 
 STATES = ("done", "collapsed", "training", "waiting", "stopped", "stalled", "diverged", "failed")
 FINISHED = ("done", "collapsed", "diverged", "failed")  # nothing left to compute

@@ -15,8 +15,8 @@ os.environ.update(
 
 from cnnstudy import config as study_config
 from cnnstudy import imported_files, paths, preflight
-from cnnstudy.compute import RuntimeRule
-from cnnstudy.download import url_to_local_path
+from cnnstudy.performance.compute import RuntimeRule
+from cnnstudy.data.download import url_to_local_path
 
 min_version("9.0")
 

@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from cnnstudy import aggregate, pages
+from cnnstudy.judging import aggregate
 from cnnstudy.logs import script_log
+from cnnstudy.report import pages
 
 with script_log(snakemake.log[0]) as log:
     expected = {tuple(name.split("/")) for name in snakemake.params.expected_at_chance}

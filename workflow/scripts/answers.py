@@ -1,8 +1,9 @@
 from pathlib import Path
 
-from cnnstudy import aggregate, pages
 from cnnstudy import config as study_config
+from cnnstudy.judging import aggregate
 from cnnstudy.logs import script_log
+from cnnstudy.report import pages
 
 with script_log(snakemake.log[0]) as log:
     runs = aggregate.read_table(snakemake.input.runs)

@@ -2,9 +2,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnstudy import aggregate, claims, pages
 from cnnstudy.config import all_claims
+from cnnstudy.judging import aggregate, claims
 from cnnstudy.logs import script_log
+from cnnstudy.report import pages
 
 with script_log(snakemake.log[0]) as log:
     tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "confusion", "grad_norms")}

@@ -1,6 +1,6 @@
-from cnnstudy import plots
 from cnnstudy.logs import script_log
 from cnnstudy.records import ClaimRow, ClaimTestRow, NumberRow, read_frame
+from cnnstudy.report import plots
 
 with script_log(snakemake.log[0]) as log:
     records = {"claims": ClaimRow, "tests": ClaimTestRow, "reported": NumberRow}

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from cnnstudy import coco, datasets
+from cnnstudy.data import coco, datasets
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,8 +1,9 @@
 from pathlib import Path
 
-from cnnstudy import compute, pages
 from cnnstudy.logs import script_log
+from cnnstudy.performance import compute
 from cnnstudy.records import RunSummary, read_record
+from cnnstudy.report import pages
 
 with script_log(snakemake.log[0]) as log:
     rows = []

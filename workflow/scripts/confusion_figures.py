@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from cnnstudy import aggregate, plots
+from cnnstudy.judging import aggregate
 from cnnstudy.logs import script_log
+from cnnstudy.report import plots
 
 with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnstudy import pages, plots
 from cnnstudy.logs import script_log
+from cnnstudy.report import pages, plots
 
 with script_log(snakemake.log[0]) as log:
     cases, timing = pd.read_csv(snakemake.input.cases), pd.read_csv(snakemake.input.timing)

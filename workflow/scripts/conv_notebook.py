@@ -1,5 +1,5 @@
 from cnnstudy.logs import script_log
-from cnnstudy.notebooks import execute_to_html
+from cnnstudy.report.notebooks import execute_to_html
 
 with script_log(snakemake.log[0]) as log:
     parameters = {"shape": list(snakemake.params.shape)}

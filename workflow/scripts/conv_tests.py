@@ -1,5 +1,5 @@
-from cnnstudy.conv_check import gate, run_cases
 from cnnstudy.logs import script_log
+from cnnstudy.nets.conv_check import gate, run_cases
 
 with script_log(snakemake.log[0]) as log:
     table = run_cases()

@@ -1,7 +1,7 @@
 import torch
 
-from cnnstudy.conv_check import time_layers
 from cnnstudy.logs import script_log
+from cnnstudy.nets.conv_check import time_layers
 
 with script_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -1,5 +1,6 @@
-from cnnstudy import datasets, plots
+from cnnstudy.data import datasets
 from cnnstudy.logs import script_log
+from cnnstudy.report import plots
 
 with script_log(snakemake.log[0]) as log:
     data = datasets.load(snakemake.input[0])

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from cnnstudy import demo_data
+from cnnstudy.data import demo_data
 from cnnstudy.logs import script_log
 
 MAKERS = {

@@ -1,4 +1,4 @@
-from cnnstudy.download import Limits, fetch
+from cnnstudy.data.download import Limits, fetch
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,4 +1,4 @@
-from cnnstudy.download import extract, verify_download
+from cnnstudy.data.download import extract, verify_download
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,9 +1,10 @@
 from pathlib import Path
 
-from cnnstudy import aggregate, front_page
 from cnnstudy.config import page_texts
+from cnnstudy.judging import aggregate
 from cnnstudy.logs import script_log
 from cnnstudy.records import ClaimRow, NumberRow, read_frame
+from cnnstudy.report import front_page
 
 with script_log(snakemake.log[0]) as log:
     tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "answers")}

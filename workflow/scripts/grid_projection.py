@@ -2,8 +2,9 @@ from pathlib import Path
 
 import torch
 
-from cnnstudy import pages, plots, projection
 from cnnstudy.logs import script_log
+from cnnstudy.performance import projection
+from cnnstudy.report import pages, plots
 
 with script_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

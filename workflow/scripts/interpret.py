@@ -2,8 +2,8 @@ from pathlib import Path
 
 import torch
 
-from cnnstudy import interpret, plots
 from cnnstudy.logs import script_log
+from cnnstudy.report import interpret, plots
 from cnnstudy.runconfig import RunConfig
 
 with script_log(snakemake.log[0]) as log:

@@ -1,5 +1,6 @@
-from cnnstudy import aggregate, plots
+from cnnstudy.judging import aggregate
 from cnnstudy.logs import script_log
+from cnnstudy.report import plots
 
 with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study

@@ -1,5 +1,5 @@
-from cnnstudy import datasets, prepare
-from cnnstudy.download import verify_download
+from cnnstudy.data import datasets, prepare
+from cnnstudy.data.download import verify_download
 from cnnstudy.logs import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,7 +1,7 @@
 import pandas as pd
 
-from cnnstudy import plots
 from cnnstudy.logs import script_log
+from cnnstudy.report import plots
 
 with script_log(snakemake.log[0]) as log:
     study = snakemake.wildcards.study

@@ -2,7 +2,7 @@ import os
 from pathlib import Path
 
 from cnnstudy.logs import script_log
-from cnnstudy.notebooks import execute_to_html
+from cnnstudy.report.notebooks import execute_to_html
 
 with script_log(snakemake.log[0]) as log:
     # the notebook runs in results/notebooks/: a relative path keeps this machine's out of the page

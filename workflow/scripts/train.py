@@ -2,11 +2,11 @@ from pathlib import Path
 
 import torch
 
-from cnnstudy.download import verify_download
+from cnnstudy.data.download import verify_download
 from cnnstudy.logs import script_log
 from cnnstudy.paths import progress_of
 from cnnstudy.runconfig import RunConfig
-from cnnstudy.train import train_run
+from cnnstudy.training.train import train_run
 
 with script_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import datasets
-from .inputs import input_pipeline
-from .models import Classifier, GlobalPool, build_model, place_model
-from .runconfig import RunConfig
+from cnnstudy.data import datasets
+from cnnstudy.nets.models import Classifier, GlobalPool, build_model, place_model
+from cnnstudy.runconfig import RunConfig
+from cnnstudy.training.inputs import input_pipeline
 
 
 def load_run(run_cfg: RunConfig, data: dict, state_path, device="cpu"):

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from . import formats
-from .class_names import CIFAR10_CLASSES, IMAGENETTE_CLASSES
+from cnnstudy.data import formats
+from cnnstudy.data.class_names import CIFAR10_CLASSES, IMAGENETTE_CLASSES
 
 # Official COCO category ids for the study's classes plus distractors.
 COCO_CATEGORIES = [

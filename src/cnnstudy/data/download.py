@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hashing import CHUNK, file_digest
+from cnnstudy.hashing import CHUNK, file_digest
 
 __all__ = ["extract", "fetch", "file_digest", "verify_download"]
 # sha256_prefix: torchvision's published weights carry only the first hex digits of their

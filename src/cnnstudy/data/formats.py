@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .class_names import IMAGENETTE_CLASSES
+from cnnstudy.data.class_names import IMAGENETTE_CLASSES
 
 CIFAR_RECORD = 1 + 3 * 32 * 32
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

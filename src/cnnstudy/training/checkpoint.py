@@ -114,3 +114,12 @@ def remove(path: Path) -> int:
     with contextlib.suppress(OSError):  # not empty (a .corrupt copy kept for a look): leave it
         path.parent.rmdir()
     return size
+
+
+def to_device(value, device):
+    """The tensors of a checkpointed structure (dicts, lists, tensors) on the run's device."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    return [to_device(v, device) for v in value] if isinstance(value, list) else value

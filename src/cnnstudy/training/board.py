@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from .runconfig import RunConfig
+from cnnstudy.runconfig import RunConfig
 
 
 def tag(row: dict) -> tuple[str, str]:

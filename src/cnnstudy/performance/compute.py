@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .records import RunSummary
+from cnnstudy.records import RunSummary
 
 ALL = "(all)"  # the study and run of the totals' rows: no study or run can be named so ([A-Za-z0-9_]+)
 

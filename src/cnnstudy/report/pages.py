@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .escape import html_text
+from cnnstudy.escape import html_text
 
 # A claim's verdict in colour, the same in the front page's tables and the claims figures.
 VERDICT_COLORS = {"reproduced": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700", "not run": "#6e7781"}

@@ -14,8 +14,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from .architectures import ARCHITECTURES, ModelConfigError, resolve_options
-from .conv import Conv2d as UnfoldConv2d
+from cnnstudy.nets.architectures import ARCHITECTURES, ModelConfigError, resolve_options
+from cnnstudy.nets.conv import Conv2d as UnfoldConv2d
 
 __all__ = ["ARCHITECTURES", "ModelConfigError", "build_model", "count_parameters"]
 

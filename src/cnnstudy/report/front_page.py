@@ -14,9 +14,9 @@ import math
 
 import pandas as pd
 
-from .claims import SET_UPS
-from .escape import rst_text
-from .pages import VERDICT_COLORS
+from cnnstudy.escape import rst_text
+from cnnstudy.judging.claims import SET_UPS
+from cnnstudy.report.pages import VERDICT_COLORS
 
 STYLE = """.. raw:: html
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import augment
+from cnnstudy.training import augment
 
 
 class Normalizer(torch.nn.Module):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .formats import FormatError, open_rgb
+from cnnstudy.data.formats import FormatError, open_rgb
 
 
 class SubsetError(ValueError):
@@ -125,7 +125,7 @@ def build_subset(
 ) -> tuple[pd.DataFrame, dict]:
     """Write ``out_dir/images/<split>/<class>/<id>.png`` and return (manifest, tensors).
 
-    The tensors dict is the dataset cache format of :mod:`cnnstudy.datasets`. Every missing
+    The tensors dict is the dataset cache format of :mod:`cnnstudy.data.datasets`. Every missing
     or unreadable source image is collected first and reported in one error.
     """
     image_dir, out_dir = Path(image_dir), Path(out_dir)

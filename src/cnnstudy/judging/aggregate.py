@@ -1,5 +1,5 @@
 """Tidy tables over all runs, and the config's questions answered from them honestly (the
-reports' own claims are judged in :mod:`cnnstudy.claims`).
+reports' own claims are judged in :mod:`cnnstudy.judging.claims`).
 
 Every answer is a paired difference over seeds (runs of one study share their seeds: same
 data split, same initialization seed) with its mean, a 95 % t interval (n - 1 degrees of
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .records import RunSummary, read_record
+from cnnstudy.records import RunSummary, read_record
 
 # The runs table: every key of the run summary but its nested and provenance parts (in the
 # summaries themselves), and each seed's collapsed mark. One definition: records.RunSummary.
@@ -91,7 +91,7 @@ def runs_table(summary_files, expected_at_chance=frozenset(), collapse_margin: f
 def collapsed(final_val_accuracy, chance_level, margin: float) -> bool:
     """A seed that trained to the end but whose last epoch's val accuracy is at most ``margin``
     above chance (config key collapse_margin): it learned nothing. Only for runs no claim
-    expects at chance; judged with and without it (:mod:`cnnstudy.claims`)."""
+    expects at chance; judged with and without it (:mod:`cnnstudy.judging.claims`)."""
     return bool(pd.notna(final_val_accuracy) and final_val_accuracy <= chance_level + margin)
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from . import config as study_config
-from .class_names import class_names
-from .devices import pick_device, resolve_precision
-from .models import build_model, place_model
-from .runconfig import RunConfig
-from .train import make_optimizer, train_step
+from cnnstudy import config as study_config
+from cnnstudy.data.class_names import class_names
+from cnnstudy.nets.models import build_model, place_model
+from cnnstudy.runconfig import RunConfig
+from cnnstudy.training.devices import pick_device, resolve_precision
+from cnnstudy.training.epoch import train_step
+from cnnstudy.training.trainer import make_optimizer
 
 # Official split sizes: (train, val, classes) of the training split before a validation carve-out.
 OFFICIAL_TRAIN = {"cifar10": 50000, "mnist": 60000, "mnist_varres": 60000, "imagenette": 9469}

@@ -1,4 +1,4 @@
-"""Prepare every non-COCO dataset of the study into the cache format of :mod:`cnnstudy.datasets`.
+"""Prepare every non-COCO dataset of the study into the cache format of :mod:`cnnstudy.data.datasets`.
 
 Each ``prepare_<kind>`` takes the dataset's config entry and its input paths and returns
 ``(splits, classes)``; splits map a name to (uint8 NCHW images, int64 labels), plus sizes
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, formats
-from .class_names import MNIST_CLASSES
+from cnnstudy.data import datasets, formats
+from cnnstudy.data.class_names import MNIST_CLASSES
 
 
 class PrepareError(ValueError):

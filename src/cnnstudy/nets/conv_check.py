@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .conv import conv2d_im2col, conv2d_im2col_backward, conv2d_naive, conv2d_unfold
-from .conv_cases import CASES, IMPLEMENTATIONS, SOBEL_CASE, Case
+from cnnstudy.nets.conv import conv2d_im2col, conv2d_im2col_backward, conv2d_naive, conv2d_unfold
+from cnnstudy.nets.conv_cases import CASES, IMPLEMENTATIONS, SOBEL_CASE, Case
 
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 

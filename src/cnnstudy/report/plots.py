@@ -12,10 +12,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import aggregate  # noqa: E402
-from .aggregate import per_class_accuracy  # noqa: E402
-from .escape import plain_matplotlib_text  # noqa: E402
-from .pages import VERDICT_COLORS  # noqa: E402
+from cnnstudy import aggregate  # noqa: E402
+from cnnstudy.escape import plain_matplotlib_text  # noqa: E402
+from cnnstudy.judging.aggregate import per_class_accuracy  # noqa: E402
+from cnnstudy.report.pages import VERDICT_COLORS  # noqa: E402
 
 if TYPE_CHECKING:  # figures take tensors but never import torch: a figure job starts 1.6 s sooner
     import torch

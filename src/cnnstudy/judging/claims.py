@@ -26,7 +26,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
-from .aggregate import (
+from cnnstudy.config import Claim, claim_runs
+from cnnstudy.judging.aggregate import (
     RECORDED,
     Metric,
     bounded_prediction_interval,
@@ -36,8 +37,7 @@ from .aggregate import (
     per_class_accuracy,
     study_metric,
 )
-from .config import Claim, claim_runs
-from .records import ClaimRow, ClaimTestRow, NumberRow, columns, frame
+from cnnstudy.records import ClaimRow, ClaimTestRow, NumberRow, columns, frame
 
 ALPHA = 0.05
 POWER = 0.8
