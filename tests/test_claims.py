@@ -9,6 +9,8 @@ from statsmodels.stats.multitest import multipletests
 
 from cnnstudy.config import Claim
 from cnnstudy.judging import claims
+from cnnstudy.judging.statistics import PairedTest, adjust
+from cnnstudy.judging.verdicts import VERDICTS
 
 SEEDS = range(5)
 
@@ -240,14 +242,14 @@ def test_counts_per_report_cover_every_verdict():
     table = claims.counts(frame).set_index("report")
     assert table.loc["r1"].to_dict() == {"claims": 2, "reproduced": 1, "contradicted": 0, "inconclusive": 0,
                                          "not run": 1}  # fmt: skip
-    assert list(table.columns) == ["claims", *claims.VERDICTS]
+    assert list(table.columns) == ["claims", *VERDICTS]
 
 
 def test_seeds_needed_grows_as_the_effect_shrinks():
     noise = np.array([0.01, -0.01, 0.02, 0.0, -0.02])  # mean 0, the same spread for both
-    small, larger = (claims.PairedTest("c", "x", noise + effect, "greater") for effect in (0.004, 0.01))
-    claims.adjust([small])
-    claims.adjust([larger])
+    small, larger = (PairedTest("c", "x", noise + effect, "greater") for effect in (0.004, 0.01))
+    adjust([small])
+    adjust([larger])
     assert small.outcome == larger.outcome == "inconclusive"
     assert 5 < larger.seeds_needed < small.seeds_needed < 1000
 
@@ -289,7 +291,7 @@ def test_a_difference_that_holds_without_its_collapsed_seed_says_so_and_one_that
 
 
 def test_a_number_on_the_bound_is_judged_at_the_reports_precision_and_printed_with_more_digits():
-    from cnnstudy.judging.aggregate import bounded_prediction_interval
+    from cnnstudy.judging.statistics import bounded_prediction_interval
 
     values = [0.628, 0.632, 0.637]
     low, _ = bounded_prediction_interval(values)
@@ -327,5 +329,5 @@ def test_a_difference_of_accuracies_keeps_its_interval_inside_minus_one_to_one()
     j = judge_one(claim("difference", a="a", b="b", direction="greater"), ev)
     row = claims.tests_table([j]).iloc[0]
     assert -1 <= row.ci_low < row.ci_high <= 1 and "(within [-1, 1])" in j.evidence, j.evidence
-    log_ratio = claims.PairedTest("c", "log", np.array([-5.0, -6.0]), "less", unit="log10 ratio")
+    log_ratio = PairedTest("c", "log", np.array([-5.0, -6.0]), "less", unit="log10 ratio")
     assert log_ratio.interval().low < -1  # a log ratio is not a difference of fractions: not clipped

@@ -54,7 +54,7 @@ def test_a_rules_code_is_what_its_script_imports_transitively():
             "__init__.py", "training/__init__.py", "nets/__init__.py"} <= train  # fmt: skip
     assert not any(name.startswith(("report/", "judging/")) for name in train), train
     notebook = _names(imported_files(ROOT / "workflow" / "notebooks" / "study_analysis.ipynb"))
-    assert {"judging/aggregate.py", "escape.py", "records.py"} <= notebook  # what its code cells import
+    assert {"judging/tables.py", "escape.py", "records.py"} <= notebook  # what its code cells import
 
 
 def test_imports_are_followed_through_sub_packages_and_a_module_no_script_imports_is_no_input(tmp_path, monkeypatch):

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 from conftest import ROOT, demo_config
 
 from cnnstudy import config as cc
@@ -220,9 +219,9 @@ def test_merge_replaces_lists_and_merges_mappings_like_snakemake():
 
 
 def test_number_claims_name_a_record_of_ours_and_the_schema_lists_exactly_the_recorded_ones():
-    from cnnstudy.judging.aggregate import RECORDED
+    from cnnstudy.judging.tables import RECORDED
 
-    schema = yaml.safe_load(cc.SCHEMA.read_text())
+    schema = cc.load_schema()
     number = next(
         b["then"] for b in schema["$defs"]["claim"]["allOf"] if b["if"]["properties"]["kind"] == {"const": "number"}
     )

@@ -200,7 +200,7 @@ def test_every_claim_gets_a_verdict_and_the_demo_holds_conclusive_ones(demo_run)
 def test_number_claims_of_the_demo_compare_like_with_like(demo_run):
     """Every number claim judged on the record matching the report's metric (named in its
     evidence), with an interval inside [0, 1]; collapsed seeds and our reading are columns."""
-    from cnnstudy.judging.aggregate import RECORDED
+    from cnnstudy.judging.tables import RECORDED
 
     work, cfg = demo_run
     reported = pd.read_csv(work / "results" / "tables" / "vs_reported.csv")

@@ -19,6 +19,7 @@ import yaml
 
 from cnnstudy import preflight
 from cnnstudy.data.class_names import class_names
+from cnnstudy.judging.kinds import KINDS, Known
 from cnnstudy.nets.architectures import ARCHITECTURES, ModelConfigError, resolve_options
 from cnnstudy.nets.conv_cases import case_names
 from cnnstudy.runconfig import RunConfig
@@ -44,7 +45,7 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     """Validate against the JSON schema (filling defaults) and check cross-references."""
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     validator_cls = jsonschema.validators.validator_for(schema)
 
     def set_defaults(validator, properties, instance, schema):
@@ -63,6 +64,23 @@ def validate(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     return config
 
 
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    """The config schema: the YAML file, and each claim kind's keys from its registry entry
+    (:mod:`cnnstudy.judging.kinds`): under a study every study kind, under conv_tests the
+    gate's kinds, each refusing the other place's kinds."""
+    schema = yaml.safe_load(Path(path).read_text())
+    defs = schema["$defs"]
+    defs["claim_common"]["properties"]["kind"] = {"enum": list(KINDS)}
+    for name, on_gate in (("claim", False), ("conv_claim", True)):
+        here = [k for k, kind in KINDS.items() if kind.on_gate == on_gate]
+        branches = [
+            {"if": {"properties": {"kind": {"const": k}}}, "then": copy.deepcopy(KINDS[k].schema)} for k in here
+        ]
+        elsewhere = {"if": {"properties": {"kind": {"not": {"enum": here}}}}, "then": False}
+        defs[name]["allOf"] = [*branches, elsewhere]
+    return schema
+
+
 def _specific(errors: list) -> list:
     """The errors that say what is wrong: an ``unevaluatedProperties`` error ("'run', 'value'
     were unexpected") only echoes a failed branch whose own error is listed too."""
@@ -75,7 +93,7 @@ def _specific(errors: list) -> list:
     ]
 
 
-CONV_KINDS = ("conv_cases", "conv_error")  # claims about the hand-written convolutions, under conv_tests
+CONV_KINDS = tuple(k for k, kind in KINDS.items() if kind.on_gate)  # claims about the hand-written convolutions
 
 
 def _check_claim_places(config: dict) -> None:
@@ -235,10 +253,8 @@ def expected_at_chance(config: dict) -> set[tuple[str, str]]:
 
 
 def claim_runs(claim: Claim) -> list[str]:
-    """The runs a claim names (keys a, b, run, runs, among; layer references name a run)."""
-    s = claim.spec
-    named = [s.get(k) for k in ("a", "b", "run")] + list(s.get("runs", [])) + list(s.get("among", []))
-    return [n["run"] if isinstance(n, dict) else n for n in named if n]
+    """The runs a claim names (its kind's registry entry says which keys name them)."""
+    return KINDS[claim.kind].runs(claim.spec)
 
 
 def _check_claims(config: dict) -> None:
@@ -254,10 +270,15 @@ def _check_claims(config: dict) -> None:
             )
         if claim.study:
             _check_study_claim(config, claim)
-        elif claim.kind == "conv_cases":
-            unknown = sorted(set(claim.spec.get("cases", [])) - set(case_names()))
-            if unknown:
-                raise ConfigError(f"{claim.where}/cases: unknown case(s) {unknown}; known: {case_names()}")
+        problem = KINDS[claim.kind].check(claim.spec, _known(config, claim))
+        if problem:
+            raise ConfigError(f"{claim.where}: {problem}")
+
+
+def _known(config: dict, claim: Claim) -> Known:
+    """What a kind's load-time check compares a claim with."""
+    dataset = config["studies"][claim.study]["dataset"] if claim.study else None
+    return Known(classes=class_names(config["datasets"], dataset) if dataset else [], cases=case_names())
 
 
 def _check_study_claim(config: dict, claim: Claim) -> None:
@@ -265,12 +286,6 @@ def _check_study_claim(config: dict, claim: Claim) -> None:
     for run in claim_runs(claim):
         if run not in study["runs"]:
             raise ConfigError(f"{claim.where} names run {run!r}, not one of the study's runs {sorted(study['runs'])}")
-    _check_claim_means_something(claim)
-    if claim.kind == "hardest_classes":
-        known = class_names(config["datasets"], study["dataset"])
-        unknown = sorted(set(claim.spec["classes"]) - set(known))
-        if unknown:
-            raise ConfigError(f"{claim.where}/classes: {unknown} not among dataset {study['dataset']!r}'s {known}")
 
 
 def texts_digest(value) -> str:
@@ -291,18 +306,6 @@ def page_texts(config: dict) -> dict:
     keys = ("title", "source", "report")
     studies = {s: {k: config["studies"][s].get(k, "") for k in keys} for s in selected_studies(config)}
     return {"studies": studies, "reports": config["reports"]}
-
-
-def _check_claim_means_something(claim: Claim) -> None:
-    """A claim that compares a run with itself, or gives a range upside down, says nothing."""
-    s = claim.spec
-    if claim.kind in ("difference", "gradient_ratio") and s["a"] == s["b"]:
-        raise ConfigError(f"{claim.where}: a and b are both {s['a']!r}: the claim compares it with itself")
-    if claim.kind == "best" and s["run"] in s["among"]:
-        raise ConfigError(f"{claim.where}/among holds {s['run']!r} itself: list only the runs it beats")
-    value = s.get("value")
-    if claim.kind == "number" and isinstance(value, list) and value[0] > value[1]:
-        raise ConfigError(f"{claim.where}/value: the range {value} is upside down; write it [low, high]")
 
 
 def download_path(config: dict, name: str) -> str:

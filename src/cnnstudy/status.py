@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cnnstudy import config as study_config
 from cnnstudy import paths
-from cnnstudy.judging.aggregate import collapsed as aggregate_collapsed
+from cnnstudy.judging.tables import collapsed as seed_collapsed
 from cnnstudy.records import Progress, RecordError, RunSummary, read_record, rerun_hint
 
 STATES = ("done", "collapsed", "training", "waiting", "stopped", "stalled", "diverged", "failed")
@@ -128,7 +128,7 @@ class ChanceRule:
     def collapsed(self, s: RunStatus, summary: RunSummary) -> bool:
         if (s.study, s.run) in self.expected:
             return False
-        return aggregate_collapsed(summary.final_val_accuracy, summary.chance_level, self.margin)
+        return seed_collapsed(summary.final_val_accuracy, summary.chance_level, self.margin)
 
 
 def run_status(results: Results, study: str, run: str, seed: int, chance: ChanceRule = ChanceRule()) -> RunStatus:

@@ -3,12 +3,13 @@ from pathlib import Path
 import pandas as pd
 
 from cnnstudy.config import all_claims
-from cnnstudy.judging import aggregate, claims
+from cnnstudy.judging import claims
+from cnnstudy.judging.tables import read_table
 from cnnstudy.logs import script_log
 from cnnstudy.report import pages
 
 with script_log(snakemake.log[0]) as log:
-    tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "confusion", "grad_norms")}
+    tables = {k: read_table(snakemake.input[k]) for k in ("runs", "confusion", "grad_norms")}
     evidence = claims.Evidence(**tables, conv_cases=pd.read_csv(snakemake.input.conv_cases))
     settings = claims.Settings(max_interval_width=snakemake.params.max_interval_width)
     judgements = claims.judge(all_claims(snakemake.config), evidence, settings)

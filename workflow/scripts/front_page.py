@@ -1,13 +1,13 @@
 from pathlib import Path
 
 from cnnstudy.config import page_texts
-from cnnstudy.judging import aggregate
+from cnnstudy.judging.tables import read_table
 from cnnstudy.logs import script_log
 from cnnstudy.records import ClaimRow, NumberRow, read_frame
 from cnnstudy.report import front_page
 
 with script_log(snakemake.log[0]) as log:
-    tables = {k: aggregate.read_table(snakemake.input[k]) for k in ("runs", "answers")}
+    tables = {k: read_table(snakemake.input[k]) for k in ("runs", "answers")}
     tables["claims"] = read_frame(ClaimRow, snakemake.input.claims)
     tables["reported"] = read_frame(NumberRow, snakemake.input.reported)
     intro = Path(snakemake.input.intro).read_text().split("\n", 3)[3]  # without its title

@@ -12,9 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from cnnstudy import aggregate  # noqa: E402
 from cnnstudy.escape import plain_matplotlib_text  # noqa: E402
-from cnnstudy.judging.aggregate import per_class_accuracy  # noqa: E402
+from cnnstudy.judging.statistics import mean_interval  # noqa: E402
+from cnnstudy.judging.tables import per_class_accuracy, study_metric  # noqa: E402
 from cnnstudy.report.pages import VERDICT_COLORS  # noqa: E402
 
 if TYPE_CHECKING:  # figures take tensors but never import torch: a figure job starts 1.6 s sooner
@@ -207,14 +207,12 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
     """The study's headline metric per run: mean and 95 % t interval over completed seeds,
     single seeds as dots (red crosses: collapsed to chance); diverged seeds are marked and
     counted, never plotted as zeros."""
-    metric = aggregate.study_metric(runs)
+    metric = study_metric(runs)
     column = metric.column
     ok = runs[runs.status != "diverged"]
     models = list(ok.groupby("model")[column].mean().sort_values(ascending=False).index)
     models += sorted(set(runs.model) - set(models))  # runs that diverged on every seed
-    table = pd.DataFrame(
-        [{"model": m, **_interval_columns(aggregate.mean_interval(ok[ok.model == m][column]))} for m in models]
-    )
+    table = pd.DataFrame([{"model": m, **_interval_columns(mean_interval(ok[ok.model == m][column]))} for m in models])
     fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(models) + 2), 4.4))
     x = np.arange(len(models))
     if len(table):
