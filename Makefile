@@ -32,9 +32,10 @@ status: $(BIN)/.installed
 demo-status: $(BIN)/.installed
 	$(BIN)/python -m cnnstudy status --configfile config/config.yaml config/demo.yaml $(if $(WATCH),--watch $(WATCH))
 
-## report: (re)build the report of the full study after it has run
+## report: (re)build the report of the full study after it has run: a zip (report/report.zip,
+## open report/report.html inside it), as Snakemake recommends for large reports
 report: $(BIN)/.installed
-	$(BIN)/snakemake --cores 1 --report report/report.html
+	$(BIN)/snakemake --cores 1 --report report/report.zip
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint $(DEMO)

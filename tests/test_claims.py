@@ -331,3 +331,17 @@ def test_a_difference_of_accuracies_keeps_its_interval_inside_minus_one_to_one()
     assert -1 <= row.ci_low < row.ci_high <= 1 and "(within [-1, 1])" in j.evidence, j.evidence
     log_ratio = PairedTest("c", "log", np.array([-5.0, -6.0]), "less", unit="log10 ratio")
     assert log_ratio.interval().low < -1  # a log ratio is not a difference of fractions: not clipped
+
+
+def test_a_run_whose_seeds_all_end_alike_is_judged_and_drawn(tmp_path):
+    """Five seeds at exactly chance (the smoke run's nin_dropout): the logit-scale interval's
+    back-transformed ends miss the mean by a rounding error; the figure still draws."""
+    from PIL import Image
+
+    from cnnstudy.report import plots
+
+    j = judge_one(claim("number", run="a", value=0.744, metric="last_test"), evidence(runs_table({"a": [0.1] * 5})))
+    table = claims.versus_reported([j])
+    assert j.verdict == "contradicted" and table.n.iloc[0] == 5
+    plots.versus_reported(table, tmp_path / "vs.png", title="all alike")
+    assert Image.open(tmp_path / "vs.png").size[0] > 100

@@ -197,10 +197,17 @@ def _mark_diverged(ax, x: float, count: int, what: str = "diverged", height: flo
                     color="tab:red", fontsize=8)  # fmt: skip
 
 
+def _error_lengths(centre, low, high) -> np.ndarray:
+    """Error-bar lengths below and above ``centre``: none where there is no interval, and never
+    negative (five identical seeds give an interval whose back-transformed ends miss the mean
+    by a rounding error, which matplotlib refuses)."""
+    return np.clip(np.nan_to_num(np.vstack([centre - low, high - centre])), 0, None)
+
+
 def _interval_bars(ax, table: pd.DataFrame, x, label: str, **style):
     """Means with their 95 % t intervals (a bare dot where n < 2 gives none)."""
-    err = np.vstack([table.ours_mean - table.ci_low, table.ci_high - table.ours_mean])
-    ax.errorbar(x, table.ours_mean, yerr=np.nan_to_num(err), fmt="o", capsize=4, label=label, **style)
+    err = _error_lengths(table.ours_mean, table.ci_low, table.ci_high)
+    ax.errorbar(x, table.ours_mean, yerr=err, fmt="o", capsize=4, label=label, **style)
 
 
 def ablation(runs: pd.DataFrame, path, title: str = ""):
@@ -254,8 +261,8 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
     fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(table) + 2), 4.4))
     if len(table):
         x = np.arange(len(table))
-        pi = np.vstack([table.ours_mean - table.pi_low, table.pi_high - table.ours_mean])
-        ax.errorbar(x - 0.1, table.ours_mean, yerr=np.nan_to_num(pi), fmt="none", ecolor="tab:blue", alpha=0.35,
+        pi = _error_lengths(table.ours_mean, table.pi_low, table.pi_high)
+        ax.errorbar(x - 0.1, table.ours_mean, yerr=pi, fmt="none", ecolor="tab:blue", alpha=0.35,
                     elinewidth=6, label="one run of ours: 95% prediction interval")  # fmt: skip
         _interval_bars(ax, table, x - 0.1, "our mean: 95% interval", color="tab:blue")
         for i, row in enumerate(table.itertuples()):
