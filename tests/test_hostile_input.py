@@ -310,3 +310,22 @@ def test_a_coco_file_name_outside_the_image_folder_is_refused(demo_coco, tmp_pat
         coco.build_subset(hostile, img, tmp_path / "out", classes=["airplane", "bus", "cat", "dog", "pizza"],
                           train_per_class=4, val_per_class=2, size=16, seed=0)  # fmt: skip
     assert not (tmp_path / "out" / "images").exists()
+
+
+def test_log_axes_are_labelled_in_plain_numbers_with_mathtext_off():
+    """Mathtext is off (config text shown as written), so matplotlib's default log labels
+    ('$\\mathdefault{10^{0}}$') would print raw; the figures' log axes label plain numbers."""
+    import matplotlib.pyplot as plt
+
+    from cnnstudy.escape import plain_matplotlib_text
+    from cnnstudy.report import plots
+
+    plain_matplotlib_text()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [2.3, 0.9, 0.4])
+    plots._log_scale(ax.yaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and not [s for s in labels if "$" in s or "mathdefault" in s], labels
+    assert "1" in labels

@@ -24,6 +24,16 @@ DPI = 110
 plain_matplotlib_text()  # titles are the config's text: a "$" in one is shown, not parsed as mathtext
 
 
+def _log_scale(axis) -> None:
+    """A log axis labelled in plain numbers (2, 1, 0.6): matplotlib's default labels are
+    mathtext, which is off here (config text is shown as written), so they would print raw."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.axes.set_xscale("log") if axis is axis.axes.xaxis else axis.axes.set_yscale("log")
+    for set_formatter in (axis.set_major_formatter, axis.set_minor_formatter):
+        set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -63,7 +73,7 @@ def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str
     """Loss and accuracy, train and val; models overlaid, mean over seeds with the seeds' range."""
     c = curves[(curves.scope == scope) & curves.split.isin(["train", "val"])]  # test is scored, never shown choosing
     x = "epoch" if scope == "epoch" else "step"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         if len(c):
             sns.lineplot(
@@ -81,7 +91,11 @@ def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str
         ax.set_xlabel("epoch" if scope == "epoch" else "training step (batches)")
         ax.set_ylabel("cross-entropy loss (log scale)" if metric == "loss" else "accuracy (fraction correct)")
         if metric == "loss":
-            ax.set_yscale("log")
+            _log_scale(ax.yaxis)
+        if ax.get_legend() is not None:  # one legend, beside the plots: ten runs overlaid would hide the curves
+            ax.get_legend().remove()
+    if len(c):
+        axes[1].legend(*axes[1].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
 
@@ -143,6 +157,7 @@ def conv_errors(cases: pd.DataFrame, path):
     )
     for ax in g.axes.flat:
         ax.axvline(cases.tolerance.max(), color="red", lw=1, ls="--")
+        _log_scale(ax.xaxis)
     g.set_axis_labels("max |ours - torch| (log scale)", "test case")
     g.figure.suptitle(
         f"max |error| against F.conv2d and autograd (red: tolerance; {zeros} exact zeros drawn at {floor:g})", y=1.02
@@ -164,7 +179,7 @@ def conv_timing(timing: pd.DataFrame, path):
         d = timing.dropna(subset=[col])
         sns.barplot(data=d, x="layer", y=col, hue="implementation", ax=ax)
         ax.axhline(1, color="k", lw=1)
-        ax.set_yscale("log")
+        _log_scale(ax.yaxis)
         ax.set_title(f"{what}: time relative to F.conv2d (1 = as fast)", fontsize=10)
         ax.set_ylabel("time / F.conv2d time (log scale)")
         ax.set_xlabel("layer: input N x C x H x W -> output channels, kernel k, stride s, padding p")
@@ -181,7 +196,7 @@ def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
         for ax, step, when in zip(axes, (first, last), ("first record", "last record")):
             g = grads[grads.step == step]
             sns.lineplot(data=g, x="depth", y="grad_norm", hue="model", marker="o", errorbar=("pi", 100), ax=ax)
-            ax.set_yscale("log")
+            _log_scale(ax.yaxis)
             ax.set_title(f"gradient norm per layer, {when} (step {step})", fontsize=10)
             ax.set_xlabel("layer depth (0 = first layer)")
             ax.set_ylabel("L2 norm of the weight gradient (log scale)")
@@ -193,8 +208,14 @@ def _mark_diverged(ax, x: float, count: int, what: str = "diverged", height: flo
     """Diverged (or collapsed) seeds are a count under their run: diverged ones are never a
     value in its mean; collapsed ones are, and are judged with and without."""
     if count:
-        ax.annotate(f"{what} x{count}", (x, height), xycoords=("data", "axes fraction"), ha="center",
-                    color="tab:red", fontsize=8)  # fmt: skip
+        ax.annotate(
+            f"{what}\nx{count}",
+            (x, height),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            color="tab:red",
+            fontsize=7,
+        )  # fmt: skip (two lines: neighbours' labels do not run together)
 
 
 def _error_lengths(centre, low, high) -> np.ndarray:
@@ -422,7 +443,7 @@ def grid_projection(table: pd.DataFrame, path, title: str = ""):
     left.set_title(f"total {hours.sum():.2f} h on {table.device.iloc[0]}", fontsize=10)
     labels = table.study + " / " + table.run
     right.barh(labels[::-1], table.train_images_per_second[::-1], color="tab:green")
-    right.set_xscale("log")
+    _log_scale(right.xaxis)
     right.set_xlabel("training images per second (measured, log scale)")
     right.tick_params(axis="y", labelsize=7)
     fig.suptitle(title, fontsize=10)
