@@ -24,7 +24,7 @@ from cnnstudy.judging.statistics import (
     outward,
     seed_table,
 )
-from cnnstudy.judging.tables import RECORDED, Metric, class_recalls, study_metric
+from cnnstudy.judging.tables import RECORDED, Metric, class_recalls, of_completed, study_metric
 from cnnstudy.judging.verdicts import Verdict
 from cnnstudy.records import NumberRow
 
@@ -62,12 +62,7 @@ class Study:
 
     def completed(self, table: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``table`` from the study's completed (model, seed) runs."""
-        if table.empty:
-            return table
-        ok = self.runs[self.runs.status != "diverged"]
-        completed = set(zip(ok.model, ok.seed))
-        t = table[table.study == self.runs.study.iloc[0]]
-        return t[[key in completed for key in zip(t.model, t.seed)]]
+        return of_completed(table, self.runs)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cnnstudy.judging.statistics import Interval, mean_interval, paired, seed_table
-from cnnstudy.judging.tables import class_recalls, study_metric
+from cnnstudy.judging.tables import class_recalls, of_completed, study_metric
 from cnnstudy.judging.verdicts import Comparison, Ranking
 
 ANSWER_COLUMNS = [
@@ -62,7 +62,6 @@ def answers(runs: pd.DataFrame, confusion: pd.DataFrame, studies: dict) -> pd.Da
         if r.empty:
             continue
         metric = study_metric(r)
-        ok = r[r.status != "diverged"]
         values = seed_table(r, metric.column).dropna(axis=1, how="all")  # a run without the metric: no answer
         rows += _ranking_rows(study, metric.label, values, r)
         for comp in spec.get("comparisons", []):
@@ -73,12 +72,9 @@ def answers(runs: pd.DataFrame, confusion: pd.DataFrame, studies: dict) -> pd.Da
             )
             answer = Answer(study, comp["question"], metric.label, answer, a, b, note=_diverged_note(r, [a, b]))
             rows.append(_row(answer, values, iv))
-        split = metric.split
-        completed = set(zip(ok.model, ok.seed))
-        c = confusion[confusion.study == study] if len(confusion) else confusion
-        c = c[[key in completed for key in zip(c.model, c.seed)]] if len(c) else c
+        c = of_completed(confusion, r)
         if len(c):
-            rows += _hardest_class_rows(study, c, split)
+            rows += _hardest_class_rows(study, c, metric.split)
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
 

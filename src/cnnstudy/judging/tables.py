@@ -102,6 +102,16 @@ def per_class_accuracy(confusion: pd.DataFrame, split: str = "val") -> pd.DataFr
     return (hit / total).rename("accuracy").reset_index().rename(columns={"true": "class"})
 
 
+def of_completed(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` (confusion counts, gradient norms) from the (study, model, seed)
+    runs of ``runs`` that did not diverge: a diverged run's records are left out."""
+    if table.empty:
+        return table
+    ok = runs[runs.status != "diverged"]
+    completed = set(zip(ok.study, ok.model, ok.seed))
+    return table[[key in completed for key in zip(table.study, table.model, table.seed)]]
+
+
 def class_recalls(confusion: pd.DataFrame, split: str) -> dict[str, pd.DataFrame]:
     """Per run (``model``): its recall per seed and class (index seed, a column per class), the
     one table both the hardest-class question and the hardest-class claims are read from."""

@@ -29,7 +29,10 @@ def _log_scale(axis) -> None:
     mathtext, which is off here (config text is shown as written), so they would print raw."""
     from matplotlib.ticker import FuncFormatter
 
-    axis.axes.set_xscale("log") if axis is axis.axes.xaxis else axis.axes.set_yscale("log")
+    if axis is axis.axes.xaxis:
+        axis.axes.set_xscale("log")
+    else:
+        axis.axes.set_yscale("log")
     for set_formatter in (axis.set_major_formatter, axis.set_minor_formatter):
         set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
