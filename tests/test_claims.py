@@ -345,3 +345,36 @@ def test_a_run_whose_seeds_all_end_alike_is_judged_and_drawn(tmp_path):
     assert j.verdict == "contradicted" and table.n.iloc[0] == 5
     plots.versus_reported(table, tmp_path / "vs.png", title="all alike")
     assert Image.open(tmp_path / "vs.png").size[0] > 100
+
+
+def _flipping_seeds(differences) -> list[int]:
+    """The seeds whose leaving out turns a significant one-claim paired test non-significant (scipy)."""
+    from scipy import stats
+
+    d = np.asarray(differences)
+    return [s for s in range(len(d)) if stats.ttest_1samp(np.delete(d, s), 0).pvalue >= 0.05]
+
+
+def test_a_verdict_that_one_seed_carries_is_fragile_naming_it_and_a_steady_one_is_robust():
+    steady, carried = [0.05, 0.052, 0.049, 0.051, 0.05], [0.015, 0.015, 0.03, 0.016, 0.047]
+    assert _flipping_seeds(steady) == [] and _flipping_seeds(carried) == [2]  # the synthetic table's premise
+    ev = evidence(runs_table({"b": BASE, **{k: [x + d for x, d in zip(BASE, v)] for k, v in
+                                            {"steady": steady, "carried": carried}.items()}}))  # fmt: skip
+    cs = [claim("difference", cid=k, report=f"r_{k}", a=k, b="b", direction="greater") for k in ("steady", "carried")]
+    robust, fragile = claims.judge(cs, ev)
+    assert (robust.verdict, fragile.verdict) == ("reproduced", "reproduced")
+    assert (robust.robustness, robust.flipped_by) == ("robust", [])
+    assert (fragile.robustness, fragile.flipped_by) == ("fragile", ["seed 2 (without it: inconclusive)"])
+    table = claims.claims_table([robust, fragile])
+    assert table.robustness.tolist() == ["robust", "fragile"]
+    assert table.flipped_by.tolist() == ["", "seed 2 (without it: inconclusive)"]
+
+
+def test_only_conclusive_verdicts_of_paired_tests_are_judged_for_robustness():
+    noisy = [0.01, -0.02, 0.03, -0.01, 0.0]
+    ev = evidence(runs_table({"b": BASE, "noisy": [x + d for x, d in zip(BASE, noisy)]}))
+    inconclusive = judge_one(claim("difference", a="noisy", b="b", direction="greater"), ev)
+    assert inconclusive.verdict == "inconclusive" and inconclusive.robustness is None
+    number = judge_one(claim("number", run="b", value=0.6, metric="test_of_best_val"), ev)
+    assert number.verdict == "reproduced" and number.robustness is None  # its own verdict, no paired tests
+    assert claims.claims_table([inconclusive, number]).robustness.tolist() == ["", ""]

@@ -69,6 +69,8 @@ def _tables():
                 our_metric="m",
                 reported_metric="",
                 set_up="the report's",
+                robustness="fragile",
+                flipped_by="seed 2 (without it: inconclusive)",
             ),
             dict(
                 claim="c2",
@@ -83,6 +85,8 @@ def _tables():
                 our_metric="m",
                 reported_metric="",
                 set_up="the report's",
+                robustness="",
+                flipped_by="",
             ),
             dict(
                 claim="c3",
@@ -97,6 +101,8 @@ def _tables():
                 our_metric="m",
                 reported_metric="",
                 set_up="the report's",
+                robustness="",
+                flipped_by="",
             ),
         ]  # fmt: skip
     )
@@ -127,6 +133,7 @@ def test_front_page_opens_on_the_claims_per_report_with_a_demo_banner_and_render
     assert re.search(r'<a class="reference external" href="javascript:void\(0\)">figure</a>', html)
     assert "0.5000 [0.3500, 0.6500]" in html and "+0.100 [-0.200, +0.400]" in html  # prediction and t intervals
     assert "precision [0.35, 0.65]" in html  # and the prediction interval at the report's 2 decimals
+    assert "<em>fragile</em>: seed 2 (without it: inconclusive)" in html  # the seed that flips c1
     assert "align-items: flex-start" in html  # the page starts at its top in Snakemake's centring container
     assert "Demo data" not in front_page.render({"s": {"title": "A study"}}, REPORTS, _tables(), False, "")
 

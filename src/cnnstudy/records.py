@@ -138,6 +138,8 @@ class ClaimRow:
     our_metric: str
     reported_metric: str
     reading: str  # our reading of the set-up the report leaves open ("" where it states it)
+    robustness: str  # robust | fragile (to leaving one seed out) | "" (not a conclusive verdict of tests)
+    flipped_by: str  # "seed 3 (without it: inconclusive)"; "" where robust
 
 
 @dataclass(frozen=True)
@@ -206,12 +208,13 @@ def read_frame(cls, path):
     import pandas as pd
 
     table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"study": str, "collapsed": str,
-                                                                           "reading": str})  # fmt: skip
+                                                                           "reading": str, "robustness": str,
+                                                                           "flipped_by": str})  # fmt: skip
     missing, unknown = [c for c in columns(cls) if c not in table], sorted(set(table) - set(columns(cls)))
     if missing or unknown:
         raise RecordError(f"{path}: column(s) missing {missing}, unknown {unknown} in a table of {cls.__name__}; "
                           f"{rerun_hint(path)}")  # fmt: skip
-    for column in ("study", "collapsed", "reading", "reported_metric", "set_up"):
+    for column in ("study", "collapsed", "reading", "reported_metric", "set_up", "robustness", "flipped_by"):
         if column in table:
             table[column] = table[column].fillna("")
     return table

@@ -24,7 +24,7 @@ import pandas as pd
 from cnnstudy.config import Claim, claim_runs
 from cnnstudy.judging.kinds import GATE_METRIC, KINDS, Evidence, Judgement, Settings, Study, study_of
 from cnnstudy.judging.statistics import PairedTest, adjust
-from cnnstudy.judging.verdicts import VERDICTS, Outcome, Verdict
+from cnnstudy.judging.verdicts import VERDICTS, Outcome, Robustness, Verdict
 from cnnstudy.records import ClaimRow, ClaimTestRow, NumberRow, columns, frame
 
 __all__ = ["Evidence", "Judgement", "Settings", "judge", "claims_table", "tests_table", "versus_reported", "counts"]
@@ -34,7 +34,8 @@ METHOD = (
     "test is significant against the claimed direction. A report's number: inside or outside the 95 % prediction "
     "interval of one run of ours (logit scale, inside [0, 1]) on the record matching the report's metric, at the "
     "report's precision; too wide an interval is inconclusive. Collapsed seeds: judged with and without. "
-    "Inconclusive differences say how many seeds would resolve them at 80 % power."
+    "Inconclusive differences say how many seeds would resolve them at 80 % power. Reproduced or contradicted "
+    "differences: robust where leaving any one seed out keeps the verdict, else fragile (the seeds that flip it)."
 )
 
 
@@ -126,11 +127,8 @@ def _reconcile(j: Judgement, without: Judgement) -> None:
     j.verdict = Verdict.INCONCLUSIVE
 
 
-def judge(claims: list[Claim], ev: Evidence, settings: Settings | None = None) -> list[Judgement]:
-    """Every claim's verdict. Where a claim rests on a seed that collapsed to chance, it is
-    judged again without the collapsed seeds (the same Holm families): a verdict that changes
-    becomes inconclusive, saying both. A claim on our reading of an open set-up says so."""
-    settings = settings or Settings()
+def _judged(claims: list[Claim], ev: Evidence, settings: Settings) -> list[Judgement]:
+    """Every claim's verdict on ``ev``, the collapsed seeds reconciled, the evidence worded."""
     judgements = _judge_family(claims, ev, settings)
     collapsed = ev.runs.collapsed.astype(bool)
     if collapsed.any():
@@ -147,6 +145,36 @@ def judge(claims: list[Claim], ev: Evidence, settings: Settings | None = None) -
     return judgements
 
 
+CONCLUSIVE = (Verdict.REPRODUCED, Verdict.CONTRADICTED)
+
+
+def _leave_one_out(judgements: list[Judgement], claims: list[Claim], ev: Evidence, settings: Settings) -> None:
+    """Each conclusive verdict of paired tests judged again with each seed left out of every run
+    (the same Holm families): *robust* where every subset gives the same verdict, else *fragile*
+    with the seeds that flip it and what they flip it to."""
+    held = [j for j in judgements if j.tests and j.verdict in CONCLUSIVE]
+    if not held:
+        return
+    for seed in sorted(ev.runs.seed.unique()):
+        without = _judged(claims, dataclasses.replace(ev, runs=ev.runs[ev.runs.seed != seed]), settings)
+        for j, alt in zip(judgements, without):
+            if j in held and alt.verdict != j.verdict:
+                j.flipped_by.append(f"seed {seed} (without it: {alt.verdict})")
+    for j in held:
+        j.robustness = Robustness.FRAGILE if j.flipped_by else Robustness.ROBUST
+
+
+def judge(claims: list[Claim], ev: Evidence, settings: Settings | None = None) -> list[Judgement]:
+    """Every claim's verdict. Where a claim rests on a seed that collapsed to chance, it is
+    judged again without the collapsed seeds (the same Holm families): a verdict that changes
+    becomes inconclusive, saying both. A claim on our reading of an open set-up says so. A
+    conclusive verdict of paired tests is marked robust or fragile to leaving one seed out."""
+    settings = settings or Settings()
+    judgements = _judged(claims, ev, settings)
+    _leave_one_out(judgements, claims, ev, settings)
+    return judgements
+
+
 # ----------------------------------------------------------------------------- tables
 SET_UPS = ("the report's", "our reading")  # a claim's runs as the report states them, or as we had to choose
 CLAIM_COLUMNS, TEST_COLUMNS, NUMBER_COLUMNS = columns(ClaimRow), columns(ClaimTestRow), columns(NumberRow)
@@ -157,7 +185,8 @@ def claims_table(judgements: list[Judgement]) -> pd.DataFrame:
         ClaimRow(claim=j.claim.id, report=j.claim.report, study=j.claim.study, kind=j.claim.kind, quote=j.claim.quote,
                  checked=j.checked, verdict=j.verdict.value, set_up=SET_UPS[bool(j.claim.reading)], evidence=j.evidence,
                  n=j.n, collapsed=j.collapsed, our_metric=j.metric, reported_metric=j.claim.reported_metric,
-                 reading=j.claim.reading)
+                 reading=j.claim.reading, robustness=j.robustness.value if j.robustness else "",
+                 flipped_by="; ".join(j.flipped_by))
         for j in judgements
     ]  # fmt: skip
     return frame(ClaimRow, rows)

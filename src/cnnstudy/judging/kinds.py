@@ -25,7 +25,7 @@ from cnnstudy.judging.statistics import (
     seed_table,
 )
 from cnnstudy.judging.tables import RECORDED, Metric, class_recalls, of_completed, study_metric
-from cnnstudy.judging.verdicts import Verdict
+from cnnstudy.judging.verdicts import Robustness, Verdict
 from cnnstudy.records import NumberRow
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class Judgement:
     tests: list = field(default_factory=list)
     number: NumberRow | None = None  # number claims: the row of vs_reported
     collapsed: str = ""  # e.g. "1 of 3 seeds collapsed to chance (lr_1e_2 seed 1)"
+    robustness: Robustness | None = None  # conclusive verdicts of paired tests: to leaving one seed out
+    flipped_by: list = field(default_factory=list)  # the seeds whose leaving out changes the verdict
 
 
 @dataclass(frozen=True)

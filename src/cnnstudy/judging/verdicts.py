@@ -7,6 +7,7 @@ because they answer different questions:
 - :class:`Comparison`: the config's own question "is a better than b?" (no claimed
   direction, so no "contradicted": a run is better, worse, or the interval covers zero).
 - :class:`Ranking`: how clear an order of several runs is (neighbours can tie in part).
+- :class:`Robustness`: whether a conclusive verdict survives leaving any one seed out.
 
 Their values are the words written to the tables; an enum compares equal to its word.
 """
@@ -50,6 +51,11 @@ class Ranking(Word):
     CLEAR = "clear"
     PARTLY_TIED = "partly tied"
     INCONCLUSIVE = "inconclusive"
+
+
+class Robustness(Word):
+    ROBUST = "robust"
+    FRAGILE = "fragile"
 
 
 VERDICTS = tuple(v.value for v in Verdict)  # the claims table's order of columns and colours

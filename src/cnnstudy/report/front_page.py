@@ -51,7 +51,9 @@ logit scale, so inside [0, 1], rounded outward to the report's precision) on our
 the same metric (the last epoch's val or test accuracy, or the best epoch's where the report
 gives its best); an interval wider than a quarter of the range judges nothing. A seed that
 collapsed to chance is counted and the claim judged with and without it: *inconclusive*
-where the two differ. *(our reading)* marks a verdict on a set-up the report leaves open and
+where the two differ. A conclusive verdict of tests is judged again with each seed left out
+in turn: *robust* where every such subset gives the same verdict, else *fragile*, naming the
+seed that flips it. *(our reading)* marks a verdict on a set-up the report leaves open and
 we chose. *Not run* says why (a run not selected, or diverged on every seed)."""
 
 
@@ -84,8 +86,14 @@ def verdict_role(verdict: str) -> str:
 
 
 def verdict_cell(claim) -> str:
-    """The verdict in colour; under our reading of the set-up, said beside it."""
-    return verdict_role(claim.verdict) + (" (our reading)" if claim.set_up == SET_UPS[1] else "")
+    """The verdict in colour; under our reading of the set-up, said beside it; a conclusive
+    verdict robust or fragile to leaving one seed out (and the seeds that flip it)."""
+    cell = verdict_role(claim.verdict) + (" (our reading)" if claim.set_up == SET_UPS[1] else "")
+    if claim.robustness == "robust":
+        cell += ", robust to leaving out any one seed"
+    elif claim.robustness:
+        cell += f", *fragile*: {rst_text(claim.flipped_by)}"
+    return cell
 
 
 def counts_table(claims: pd.DataFrame, reports: dict) -> pd.DataFrame:
