@@ -4,7 +4,7 @@ PYTHON ?= python3
 CORES  ?= 2
 BIN    := $(VENV)/bin
 
-.PHONY: demo test report lint status demo-status
+.PHONY: demo test report bundle lint status demo-status
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ demo-status: $(BIN)/.installed
 ## open report/report.html inside it), as Snakemake recommends for large reports
 report: $(BIN)/.installed
 	$(BIN)/snakemake --cores 1 --report report/report.zip
+
+## bundle: what the last run concluded (results/bundle.zip, which every run of the pipeline
+## writes: tables, run summaries, config, provenance), verified, its members listed with sha256
+bundle: $(BIN)/.installed
+	$(BIN)/python -m cnnstudy bundle results/bundle.zip
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint $(DEMO)

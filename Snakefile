@@ -1,4 +1,5 @@
-# The CNN study pipeline: download -> datasets -> conv gate -> train -> aggregate -> figures -> report.
+# The CNN study pipeline: download -> datasets -> conv gate -> train -> aggregate -> figures -> report
+# (and a bundle of what it concluded, compared with a reference run where one is given).
 # Every stage lives in workflow/rules/<stage>.smk; all logic lives in the cnnstudy package.
 
 
@@ -17,6 +18,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/performance.smk"
+include: "workflow/rules/compare.smk"
 
 
 report: front_page()
@@ -46,6 +48,9 @@ localrules:
     study_notebook,
     front_page,
     compute,
+    bundle,
+    against_reference,
+    reproduction_summary,
 
 
 rule all:

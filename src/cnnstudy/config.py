@@ -139,6 +139,24 @@ def check_references(config: dict) -> None:
         _check_study(config, sname, study)
     _check_claims(config)
     _check_select(config)
+    _check_reference(config)
+    unknown = sorted(set(config.get("sources", {})) - set(downloads))
+    if unknown:
+        raise ConfigError(f"sources names {unknown}, not under downloads: {sorted(downloads)}")
+
+
+def _check_reference(config: dict) -> None:
+    reference = config.get("reference") or ""
+    if not reference:
+        return
+    path = Path(reference)
+    if not path.exists():
+        raise ConfigError(f"reference: {reference!r} does not exist; give a results bundle (a copy of "
+                          f"{RESULTS}/bundle.zip) or a results folder, or leave it empty")  # fmt: skip
+    ours = {Path(RESULTS).resolve(), (Path(RESULTS) / "bundle.zip").resolve()}
+    if path.resolve() in ours:
+        raise ConfigError(f"reference: {reference!r} is this run's own results, which the comparison rewrites; "
+                          f"copy the bundle elsewhere first (cp {RESULTS}/bundle.zip reference.zip)")  # fmt: skip
 
 
 def _check_select(config: dict) -> None:

@@ -38,6 +38,12 @@ def read_record(cls, path):
         raise
     except (OSError, ValueError) as exc:
         raise RecordError(f"{path} is unreadable ({type(exc).__name__}); {rerun_hint(path)}") from None
+    return record_from(cls, data, path)
+
+
+def record_from(cls, data, path):
+    """The record of type ``cls`` from parsed JSON ``data`` read from ``path`` (a file, or a
+    member of an archive), or a RecordError naming what is wrong."""
     if not isinstance(data, dict):
         raise RecordError(f"{path} is not a {cls.__name__} record (a JSON {type(data).__name__}); {rerun_hint(path)}")
     if data.get("version") != cls.VERSION:
@@ -191,6 +197,74 @@ class NumberRow:
     reported_in_prediction_interval: str  # yes | no | no verdict
 
 
+# ----------------------------------------------------------------------------- against a reference
+@dataclass(frozen=True)
+class VerdictChangeRow:
+    """A claim whose verdict differs from the reference's, or that the two judged on other data
+    or code (``tables/reference_verdicts.csv``)."""
+
+    claim: str
+    report: str
+    study: str
+    reference: str  # the reference's verdict, or "absent"
+    ours: str
+    changed: bool
+    basis: str  # "" where both judged it on the same data and training code, else what differs
+
+
+@dataclass(frozen=True)
+class NumberChangeRow:
+    """One run's headline metric in the reference and in ours (``tables/reference_numbers.csv``):
+    Welch's t over the two runs' seeds, Holm-adjusted over the runs compared."""
+
+    study: str
+    model: str
+    metric: str
+    reference_mean: float
+    ours_mean: float
+    difference: float
+    reference_n: int
+    ours_n: int
+    p: float  # NaN where a side has fewer than 2 seeds
+    p_holm: float
+    beyond_noise: bool  # p_holm < 0.05
+
+
+@dataclass(frozen=True)
+class ProvenanceRow:
+    """One line of the two runs' provenance side by side (``tables/reference_provenance.csv``)."""
+
+    field: str
+    reference: str
+    ours: str
+
+
+# ----------------------------------------------------------------------------- the reproduction summary
+@dataclass(frozen=True)
+class SetupRow:
+    """One aspect of a study's set-up: the report's beside ours (``tables/setup.csv``)."""
+
+    report: str
+    study: str
+    aspect: str  # dataset | image_size | splits | epochs | batch_size | optimizer | metric
+    reported: str
+    ours: str
+    deviation: bool
+    why: str  # "" where ours follows the report
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One download: where from, which version, its checksum and licence (``tables/sources.csv``)."""
+
+    download: str
+    url: str
+    checksum: str
+    publisher: str
+    version: str
+    licence: str
+
+
 def columns(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
@@ -202,19 +276,25 @@ def frame(cls, rows):
     return pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=columns(cls))
 
 
-def read_frame(cls, path):
-    """A table written by :func:`frame`, or a RecordError naming the file and the columns that
-    are missing or unknown (text stays text: class and claim names are never numbers)."""
+# Columns of free text: read as text ("" stays "", a study named "1" stays "1")
+TEXT_COLUMNS = ("study", "collapsed", "reading", "reported_metric", "set_up", "robustness", "flipped_by", "basis",
+                "reference", "ours", "why")  # fmt: skip
+
+
+def read_frame(cls, path, name=None):
+    """A table written by :func:`frame`, or a RecordError naming the file (``name``, where
+    ``path`` is an open member of an archive) and the columns that are missing or unknown (text
+    stays text: class and claim names are never numbers)."""
     import pandas as pd
 
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"study": str, "collapsed": str,
-                                                                           "reading": str, "robustness": str,
-                                                                           "flipped_by": str})  # fmt: skip
+    source, path = path, name or path
+    text = {c: str for c in TEXT_COLUMNS}
+    table = pd.read_csv(source, keep_default_na=False, na_values=[""], dtype=text)
     missing, unknown = [c for c in columns(cls) if c not in table], sorted(set(table) - set(columns(cls)))
     if missing or unknown:
         raise RecordError(f"{path}: column(s) missing {missing}, unknown {unknown} in a table of {cls.__name__}; "
                           f"{rerun_hint(path)}")  # fmt: skip
-    for column in ("study", "collapsed", "reading", "reported_metric", "set_up", "robustness", "flipped_by"):
+    for column in TEXT_COLUMNS:
         if column in table:
             table[column] = table[column].fillna("")
     return table

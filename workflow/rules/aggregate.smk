@@ -156,6 +156,7 @@ rule claims_figures:
 rule front_page:
     """The report's first page: per report, its claims judged; then per study, answers and numbers."""
     input:
+        unpack(reference_tables),
         intro=workflow.source_path("../report/workflow.rst"),
         runs=f"{RESULTS}/tables/runs.csv",
         answers=f"{RESULTS}/tables/answers.csv",
@@ -173,3 +174,38 @@ rule front_page:
         demo=bool(config["demo_sources"]),
     script:
         "../scripts/front_page.py"
+
+
+rule reproduction_summary:
+    """Per report, what it ran beside what we ran (deviations marked and explained), what was
+    not run and why, the compute used, every model's parameters, and every download's source,
+    checksum, version and licence."""
+    input:
+        runs=f"{RESULTS}/tables/runs.csv",
+        claims=f"{RESULTS}/tables/claims.csv",
+        compute=f"{RESULTS}/tables/compute.csv",
+        counts=[f"{RESULTS}/tables/datasets/{d}_counts.csv" for d in DATASETS],
+        code=code_of("reproduction_summary.py"),
+    output:
+        setup=f"{RESULTS}/tables/setup.csv",
+        sources=f"{RESULTS}/tables/sources.csv",
+        html=report(
+            f"{RESULTS}/report/reproduction.html",
+            caption="../report/reproduction.rst",
+            category="Did it reproduce?",
+            labels={"table": "reproduction summary"},
+        ),
+    log:
+        f"{RESULTS}/logs/reproduction_summary.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        datasets=DATASETS,
+        setup_sha256=study_config.texts_digest(
+            [
+                config[k]
+                for k in ("studies", "sources", "downloads", "datasets", "select")
+            ]
+        ),
+    script:
+        "../scripts/reproduction_summary.py"

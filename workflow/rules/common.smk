@@ -17,6 +17,7 @@ from cnnstudy import config as study_config
 from cnnstudy import imported_files, paths, preflight
 from cnnstudy.performance.compute import RuntimeRule
 from cnnstudy.data.download import url_to_local_path
+from cnnstudy.comparing.bundle import TABLES as bundle_tables
 
 min_version("9.0")
 
@@ -226,6 +227,33 @@ TRAIN_ENV = (
 )
 
 
+# The results bundle (rule bundle) and the tables it packs
+BUNDLE = f"{RESULTS}/bundle.zip"
+BUNDLE_TABLES = list(bundle_tables)
+REFERENCE_TABLES = {
+    name: f"{RESULTS}/tables/reference_{name}.csv"
+    for name in ("verdicts", "numbers", "provenance")
+}
+
+
+def reference_files():
+    """What the comparison reads of the reference run (config key reference): the bundle, or
+    the files of a results folder it reads; none without a reference."""
+    reference = config["reference"]
+    if not reference:
+        return []
+    if Path(reference).is_dir():
+        return [f"{reference}/tables/{n}.csv" for n in BUNDLE_TABLES] + [
+            f"{reference}/provenance.json"
+        ]
+    return [reference]
+
+
+def reference_tables(wildcards):
+    """The front page shows ours against the reference where there is one."""
+    return REFERENCE_TABLES if config["reference"] else {}
+
+
 def claims_figures():
     """One figure per source report: its claims' tests and numbers, coloured by verdict."""
     return [f"{RESULTS}/figures/claims/claims_{r}.png" for r in REPORTS]
@@ -244,6 +272,8 @@ def all_targets():
         f"{RESULTS}/notebooks/conv_tester.html",
         f"{RESULTS}/performance/projection.csv",
         f"{RESULTS}/tables/compute.csv",
+        BUNDLE,
+        f"{RESULTS}/report/reproduction.html",
         FRONT_PAGE,
     ]
     targets += claims_figures()

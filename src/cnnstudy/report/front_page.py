@@ -14,6 +14,7 @@ import math
 
 import pandas as pd
 
+from cnnstudy.comparing.compare import NUMBER_TEST
 from cnnstudy.escape import rst_text
 from cnnstudy.judging.claims import SET_UPS
 from cnnstudy.report.pages import VERDICT_COLORS
@@ -224,6 +225,56 @@ def study_section(study: str, spec: dict, answers: pd.DataFrame, reported: pd.Da
     return "\n".join(parts)
 
 
+def _changed_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "claim": verdicts.claim,
+            "report": verdicts.report,
+            "reference -> ours": [
+                f"{verdict_role(r.reference) if r.reference != 'absent' else 'absent'} -> "
+                + (verdict_role(r.ours) if r.ours != "absent" else "absent")
+                for r in verdicts.itertuples()
+            ],
+            "note": verdicts.basis,
+        }
+    )
+
+
+def _moved_numbers(numbers: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "run": [f"{r.study}/{r.model}" for r in numbers.itertuples()],
+            "metric": numbers.metric,
+            "reference (n)": [f"{r.reference_mean:.4f} ({r.reference_n})" for r in numbers.itertuples()],
+            "ours (n)": [f"{r.ours_mean:.4f} ({r.ours_n})" for r in numbers.itertuples()],
+            "difference": [f"{d:+.4f}" for d in numbers.difference],
+            "Holm p": [f"{p:.2g}" for p in numbers.p_holm],
+        }
+    )
+
+
+def reference_section(reference: dict, claims: int) -> str:
+    """Ours against the reference run: the claims whose verdict changed (and those judged on
+    other data or code), the runs whose metric moved beyond seed noise, both provenances."""
+    verdicts, numbers, provenance = reference["verdicts"], reference["numbers"], reference["provenance"]
+    changed, moved = verdicts[verdicts.changed.astype(bool)], numbers[numbers.beyond_noise.astype(bool)]
+    source = provenance.set_index("field").reference.get("source", "")
+    parts = heading("Against the reference", "~")
+    parts += [
+        f"Reference: {rst_text(source)} (config key ``reference``). **{len(changed)} of {claims} claims changed "
+        f"verdict**; {len(moved)} of {len(numbers)} runs' headline metric moved beyond seed noise ({NUMBER_TEST}).",
+        "",
+    ]
+    shown = verdicts[verdicts.changed.astype(bool) | (verdicts.basis != "")]
+    if len(shown):
+        parts.append(list_table(_changed_verdicts(shown), "claims whose verdict changed, or judged on another basis",
+                                markup=("reference -> ours",)))  # fmt: skip
+    if len(moved):
+        parts.append(list_table(_moved_numbers(moved), "runs whose metric moved beyond seed noise"))
+    parts.append(list_table(provenance.rename(columns={"field": "provenance"}), "the two runs"))
+    return "\n".join(parts)
+
+
 def _style() -> str:
     css = " ".join(
         f"span.{v.replace(' ', '')} {{ color: {c}; font-weight: 600; white-space: nowrap; }}"
@@ -233,7 +284,8 @@ def _style() -> str:
 
 
 def render(studies: dict, reports: dict, tables: dict, demo: bool, intro: str) -> str:
-    """The front page; ``tables`` holds the runs, answers, claims and vs_reported tables. Every
+    """The front page; ``tables`` holds the runs, answers, claims and vs_reported tables (and
+    ``reference``: the comparison's verdicts, numbers and provenance tables, where given). Every
     free string in it is escaped (:func:`cnnstudy.escape.rst_text`: no Jinja delimiter can form
     from one); the raw block also keeps the page's own CSS braces from Jinja."""
     claims, runs = tables["claims"], tables["runs"]
@@ -242,6 +294,8 @@ def render(studies: dict, reports: dict, tables: dict, demo: bool, intro: str) -
         out.append(DEMO_BANNER)
     out += ["Did it reproduce?", "-----------------", ""]
     out.append(list_table(counts_table(claims, reports), "claims per source report (on its set-up / on our reading)"))
+    if tables.get("reference"):
+        out.append(reference_section(tables["reference"], len(claims)))
     out += [METHOD, ""]
     for report, spec in reports.items():
         out.append(report_section(report, spec, claims[claims.report == report]))

@@ -35,8 +35,19 @@ document.querySelectorAll("th").forEach((th, col) => th.addEventListener("click"
 """
 
 
+def _table_html(frame: pd.DataFrame) -> str:
+    # pandas escapes every cell (escape=True): a quote's <script> is shown, never run
+    return frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}", border=0, escape=True)
+
+
 def html_table(frame: pd.DataFrame, title: str, note: str = "") -> str:
     """A self-contained, sortable HTML page of ``frame`` for the report (no network)."""
-    # pandas escapes every cell (escape=True): a quote's <script> is shown, never run
-    table = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}", border=0, escape=True)
-    return _PAGE.format(title=html_text(title), note=html_text(note), table=table)
+    return _PAGE.format(title=html_text(title), note=html_text(note), table=_table_html(frame))
+
+
+def html_sections(title: str, note: str, sections: list) -> str:
+    """One page of several tables: ``sections`` is a list of (heading, explanation, frame)."""
+    parts = [
+        f"<h4>{html_text(head)}</h4><p>{html_text(text)}</p>\n{_table_html(frame)}" for head, text, frame in sections
+    ]
+    return _PAGE.format(title=html_text(title), note=html_text(note), table="\n".join(parts))

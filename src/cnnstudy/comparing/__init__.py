@@ -1,0 +1,1 @@
+"""Comparing runs of the study: the results bundle a run publishes, and a run compared with a reference."""
