@@ -42,7 +42,7 @@ def make_run(folder, accuracies=BASE, verdicts=None, code="0" * 64):
     frame(ClaimTestRow, []).to_csv(tables / "claim_tests.csv", index=False)
     frame(NumberRow, []).to_csv(tables / "vs_reported.csv", index=False)
     (tables / "answers.csv").write_text("study,question,verdict\n")
-    provenance = bundle.provenance_of(summaries, {"seeds": 5}, "abc123")
+    provenance = bundle.provenance_of(summaries, {"seeds": 5}, "abc123", [ROOT / "src" / "cnnstudy" / "records.py"])
     write_record(provenance, folder / bundle.PROVENANCE)
     path = folder / "bundle.zip"
     bundle.write_bundle(path, {n: tables / f"{n}.csv" for n in bundle.TABLES}, summaries, {"seeds": 5}, provenance)
@@ -72,7 +72,7 @@ def test_a_bundle_lists_every_member_with_its_sha256_and_holds_no_checkpoint_or_
     assert not [n for n in members if n.endswith((".pt", ".pth", ".npz", ".tar", ".gz"))]
     provenance = json.loads(members["provenance.json"])
     assert provenance["commit"] == "abc123" and provenance["data_sha256"] == {"mnist": {"structure": "d"}}
-    assert provenance["versions"]["torch"] and len(provenance["code_sha256"]) == 64
+    assert provenance["versions"]["torch"] and len(provenance["tables_code_sha256"]) == 64
 
 
 def _rewrite(path, change):

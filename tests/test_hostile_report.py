@@ -1,6 +1,7 @@
 """A study whose texts are hostile, run through the real pipeline (in a copy of this
 repository) and `snakemake --report`:
-quotes, a report title, a study's source, its reported metric and a question hold a Jinja
+quotes, a report title, a study's source, its reported metric, a question, its set-up as
+the report ran it and a download's licence hold a Jinja
 escape that runs a shell command, scripts, handlers and RST directives. The report is built,
 no command ran, and in headless Chromium no injected script or handler runs, on the report
 and on every page it links (notebook, tables). A title with mathtext draws, and editing it
@@ -36,6 +37,9 @@ def hostile_run(tmp_path_factory):
     cfg["reports"][study["report"]]["title"] = hostile[4]
     study.update(source=hostile[3], reported_metric=hostile[0], title=TITLE)
     study["comparisons"][0]["question"] = hostile[2]
+    # the reproduction summary's texts: the report's set-up, a deviation's reason, a licence
+    study["as_reported"].update(splits=hostile[3], deviations={"epochs": hostile[0]})
+    cfg["sources"]["mnist_train_images"] = {"publisher": hostile[5], "version": hostile[1], "licence": hostile[2]}
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
     (work / "test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     snakefile = copy_repository(work / "repo")  # a copy: a test below edits its code
@@ -70,6 +74,7 @@ def test_no_injected_script_or_handler_runs_in_the_browser(hostile_run, browser)
     assert "window.__pwned = 1" in text and "raw:: html" in text  # shown, not run
     pages = [work / "results" / "notebooks" / "mnist_cnn_sweeps_analysis.html"]
     pages += [work / "results" / "tables" / f"{name}.html" for name in ("claims", "answers", "vs_reported")]
+    pages.append(work / "results" / "report" / "reproduction.html")
     for page in pages:
         browser.get(page.as_uri())
         time.sleep(0.5)

@@ -8,6 +8,8 @@ rule bundle:
         **{name: f"{RESULTS}/tables/{name}.csv" for name in BUNDLE_TABLES},
         summaries=run_outputs("summary.json"),
         code=code_of("bundle.py"),
+        # the code that wrote the tables: its digest is the bundle's tables_code_sha256
+        tables_code=code_of("aggregate.py") + code_of("answers.py") + code_of("claims.py"),
     output:
         bundle=BUNDLE,
         provenance=f"{RESULTS}/provenance.json",

@@ -23,7 +23,7 @@ from typing import ClassVar
 import pandas as pd
 import yaml
 
-from cnnstudy import PACKAGE, code_digest, paths
+from cnnstudy import code_digest, paths
 from cnnstudy.judging.tables import read_table
 from cnnstudy.records import ClaimRow, ClaimTestRow, NumberRow, RecordError, RunSummary, read_frame, record_from
 
@@ -46,7 +46,7 @@ class Provenance:
 
     commit: str  # the git commit of the pipeline when bundled ("unknown" outside a checkout)
     config_sha256: str  # of the resolved config (config.yaml in the bundle)
-    code_sha256: str  # of the whole cnnstudy package when bundled
+    tables_code_sha256: str  # of the package code that wrote the tables (aggregate, answers, claims)
     training_code_sha256: list  # the distinct digests of the code the runs trained with
     data_sha256: dict  # dataset -> its digests, as the runs read it
     weights_sha256: list  # the distinct pretrained weights the runs started from
@@ -85,12 +85,12 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def provenance_of(summaries: list[RunSummary], config: dict, commit: str) -> Provenance:
+def provenance_of(summaries: list[RunSummary], config: dict, commit: str, tables_code: list) -> Provenance:
     data = {s.dataset: s.data_sha256 for s in summaries}
     return Provenance(
         commit=commit,
         config_sha256=hashlib.sha256(config_text(config).encode()).hexdigest(),
-        code_sha256=code_digest(sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.yaml")])),
+        tables_code_sha256=code_digest(sorted(set(tables_code))),
         training_code_sha256=sorted({s.code_sha256 for s in summaries}),
         data_sha256=dict(sorted(data.items())),
         weights_sha256=sorted({s.weights_sha256 for s in summaries if s.weights_sha256}),

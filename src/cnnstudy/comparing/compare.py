@@ -122,7 +122,7 @@ PROVENANCE_FIELDS = {
     "commit": lambda b: b.provenance.commit,
     "created (UTC)": lambda b: b.provenance.created,
     "config sha256": lambda b: b.provenance.config_sha256[:16],
-    "package code sha256": lambda b: b.provenance.code_sha256[:16],
+    "tables code sha256": lambda b: b.provenance.tables_code_sha256[:16],
     "training code sha256": lambda b: ", ".join(c[:16] for c in b.provenance.training_code_sha256),
     "data": lambda b: ", ".join(f"{d} {v.get('structure', '')[:12]}" for d, v in b.provenance.data_sha256.items()),
     "devices": lambda b: ", ".join(b.provenance.devices),
