@@ -1,8 +1,10 @@
 import copy
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 from conftest import ROOT, demo_config
 
 from cnnstudy import config as cc
@@ -256,3 +258,32 @@ def test_a_non_editable_install_finds_its_schema_from_any_directory(tmp_path):
     assert out.returncode == 0, out.stderr
     schema, runs = out.stdout.split()
     assert schema.startswith(str(site)) and runs == "185"
+
+
+def test_runs_that_share_a_gpu_are_named_like_select_and_need_a_gpu_to_share(demo):
+    demo["resources"]["train"].update(gpus=1, share=["mnist_cnn_sweeps", "coco5_nets/net1"])
+    config = cc.validate(copy.deepcopy(demo))
+    assert cc.shares_gpu(config, "mnist_cnn_sweeps", "base") and cc.shares_gpu(config, "coco5_nets", "net1")
+    assert not cc.shares_gpu(config, "coco5_nets", "net2")
+    bad = copy.deepcopy(demo)
+    bad["resources"]["train"]["share"] = ["coco5_nets/net9"]
+    with pytest.raises(cc.ConfigError, match="resources/train/share names 'coco5_nets/net9'"):
+        cc.validate(bad)
+    cpu = copy.deepcopy(demo)
+    cpu["resources"]["train"]["gpus"] = 0
+    with pytest.raises(cc.ConfigError, match="resources/train/gpus is 0"):
+        cc.validate(cpu)
+
+
+def test_a_sharing_run_asks_for_shards_and_the_others_for_a_whole_gpu(demo, tmp_path):
+    demo["resources"]["train"].update(gpus=1, share=["coco5_nets/net1"], shards=2)
+    demo["select"] = ["coco5_nets"]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(demo))
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"),
+                           "--configfile", "c.yaml", "--printshellcmds"], cwd=tmp_path, capture_output=True,
+                          text=True)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    jobs = [block for block in plan.stdout.split("rule train:")[1:]]
+    resources = {re.search(r"model=(net\d)", j).group(1): re.search(r"resources: (.*)", j).group(1) for j in jobs}
+    assert "gres=shard:2" in resources["net1"] and "gpu_shard=2" in resources["net1"] and "gpu=0" in resources["net1"]
+    assert "gpu=1" in resources["net2"] and "gpu_shard=0" in resources["net2"]

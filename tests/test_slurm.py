@@ -84,3 +84,43 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     assert cancelled
     runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
     assert list(runs.model) == ["net1", "net3"] and (runs.status == "completed").all()
+
+
+def most_training_jobs_running_at_once(proc, deadline: float) -> int:
+    """Poll squeue while Snakemake runs: the most training jobs RUNNING at the same moment."""
+    most = 0
+    while proc.poll() is None and time.time() < deadline:
+        queue = subprocess.run(["squeue", "-h", "-o", "%T %k"], capture_output=True, text=True).stdout
+        most = max(most, sum(line.startswith("RUNNING rule_train") for line in queue.splitlines()))
+        time.sleep(0.3)
+    return most
+
+
+@pytest.mark.skipif(not slurm_running(), reason="no running SLURM (bash .ci/slurm-up starts one)")
+def test_runs_that_share_a_gpu_ask_for_shards_and_run_at_once_on_the_one_gpu(tmp_path):
+    if "shard" not in subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True).stdout:
+        pytest.skip("this SLURM declares no gres/shard (.ci/slurm-up does)")
+    cfg = demo_config()
+    cfg["select"] = ["coco5_nets/net1", "coco5_nets/net2"]
+    cfg["studies"]["coco5_nets"].update(seeds=[0])
+    cfg["studies"]["coco5_nets"]["training"].update(epochs=6)
+    cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
+    # the node has one (count-only) GPU cut into 4 shards: two sharing jobs fit on it at once
+    cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20, share=["coco5_nets"], shards=1)
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
+    profile = ["--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "test.yaml", "--slurm-no-account",
+               "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]  # fmt: skip
+    prepared = subprocess.run([*SNAKEMAKE, "results/conv/cases.csv", "results/datasets/coco5/data.pt", *profile],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert prepared.returncode == 0, prepared.stdout[-3000:] + prepared.stderr[-3000:]
+    log = tmp_path / "snakemake.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*SNAKEMAKE, "results/tables/runs.csv", *profile, "--verbose"], cwd=tmp_path,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        at_once = most_training_jobs_running_at_once(proc, time.time() + 900)
+        assert proc.wait(timeout=900) == 0, log.read_text()[-6000:]
+    train = [c for c in re.findall(r"sbatch call: (.*)", log.read_text()) if "rule_train" in c]
+    assert len(train) == 2 and all("--gres=shard:1" in c and "--gpus" not in c for c in train), train
+    assert at_once == 2  # both on the one GPU at the same time
+    runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
+    assert sorted(runs.model) == ["net1", "net2"] and (runs.status == "completed").all()

@@ -160,12 +160,27 @@ def _check_reference(config: dict) -> None:
 
 
 def _check_select(config: dict) -> None:
+    train = config.get("resources", {}).get("train", {})
+    for key, entries in (("select", config.get("select") or []), ("resources/train/share", train.get("share", []))):
+        _check_run_names(config, key, entries)
+    if train.get("share") and not train.get("gpus"):
+        raise ConfigError("resources/train/share lets training jobs share a GPU, but resources/train/gpus is 0 "
+                          "(no job asks for a GPU): set gpus, or leave share empty")  # fmt: skip
+
+
+def _check_run_names(config: dict, key: str, entries: list) -> None:
     studies = config.get("studies", {})
-    for entry in config.get("select") or []:
+    for entry in entries:
         study, _, run = str(entry).partition("/")
         if study not in studies or (run and run not in studies[study]["runs"]):
             known = sorted(studies) if study not in studies else [f"{study}/{r}" for r in studies[study]["runs"]]
-            raise ConfigError(f"select names {entry!r}, which is not a study or study/run of this config: {known}")
+            raise ConfigError(f"{key} names {entry!r}, which is not a study or study/run of this config: {known}")
+
+
+def shares_gpu(config: dict, study: str, run: str) -> bool:
+    """Whether the run's training jobs share a GPU (resources.train.share) instead of holding one."""
+    share = config["resources"]["train"]["share"]
+    return study in share or f"{study}/{run}" in share
 
 
 def _check_study(config: dict, sname: str, study: dict) -> None:

@@ -212,6 +212,10 @@ def train_resources(key):
     return config["resources"]["train"][key]
 
 
+def shares_gpu(wildcards):
+    return study_config.shares_gpu(config, wildcards.study, wildcards.model)
+
+
 # A training job asks for its run's measured time with a margin (resources.train.runtime: the cap)
 PROJECTION = f"{RESULTS}/performance/projection.csv"
 RUNTIME = RuntimeRule(

@@ -22,7 +22,11 @@ rule train:
         TRAIN_ENV
     threads: train_resources("cpus")
     resources:
-        gpu=train_resources("gpus"),
+        # a whole GPU (--gpus), or, for the runs of resources.train.share, shards of one
+        # (--gres=shard:N; locally the gpu_shard resource): see README "Small runs sharing a GPU"
+        gpu=lambda wc: 0 if shares_gpu(wc) else train_resources("gpus"),
+        gres=lambda wc: f"shard:{train_resources('shards')}" if shares_gpu(wc) else "",
+        gpu_shard=lambda wc: train_resources("shards") if shares_gpu(wc) else 0,
         # a retry (out of memory, time limit) asks for more of both
         mem_mb=lambda wc, attempt: train_resources("mem_mb") * attempt,
         # the run's measured time where the grid projection ran before (read when the job is
