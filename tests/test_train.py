@@ -560,3 +560,18 @@ def test_a_completed_run_drops_its_resume_checkpoint_unless_kept_and_a_diverged_
     s = train_run(hot, data_file, tmp_path / "hot", tmp_path / "hot" / "ckpt" / "last.pt", keep_checkpoint=False,
                   log=logs.append)  # fmt: skip
     assert s["status"] == "diverged" and not any("removed" in m for m in logs), logs
+
+
+def test_a_run_started_afresh_drops_an_earlier_attempts_progress_and_writes_its_own(tmp_path, data_file):
+    from cnnstudy.records import Progress, read_record, write_record
+
+    progress = tmp_path / "seed0.progress.json"
+    write_record(Progress(epoch=9, epochs=9, step=999, val_accuracy=0.99, epoch_seconds=1.0, eta_seconds=0.0),
+                 progress)  # fmt: skip
+    seen = []
+    log = lambda m: seen.append(progress.exists())  # noqa: E731 - whether the stale record is still there
+    train_run(cfg(epochs=1), data_file, tmp_path / "out", tmp_path / "ckpt" / "last.pt", log=log,
+              progress_file=str(progress))  # fmt: skip
+    assert False in seen  # removed before the first epoch ended
+    fresh = read_record(Progress, progress)
+    assert (fresh.epoch, fresh.epochs) == (1, 1) and fresh.step < 999

@@ -44,6 +44,8 @@ class RunState:
     def resume(self, t: Trainer, device, log) -> None:
         state = checkpoint.load(self.path, self.key, log)
         if state is None:
+            if self.progress_file is not None:  # starting afresh: an earlier attempt's epoch is not this one's
+                self.progress_file.unlink(missing_ok=True)
             return
         _restore(t, state)
         self.best, self.history = Best(**state["best"]), History(**state["history"])

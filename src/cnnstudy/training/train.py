@@ -51,6 +51,7 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *,
     where = describe(device)
     log(f"device {device} ({where['device_name']}, compute capability {where['capability']}), precision "
         f"{t.precision}, TF32 {'on' if t.tf32 else 'off'}, deterministic {cfg.deterministic}")  # fmt: skip
+    progress_file = Path(progress_file) if progress_file else None
     run = RunState(Path(checkpoint_path), resume_key(cfg, data, t), progress_file=progress_file)
     run.resume(t, device, log)
     with stop_on_sigterm() as t.stop, open_board(board_dir, run.history, t.step) as board:
