@@ -46,8 +46,8 @@ def test_attempts_are_the_logs_starts_and_a_file_that_is_no_benchmark_is_named(t
 def test_a_training_jobs_time_request_follows_its_measurement_within_floor_and_cap(tmp_path):
     projection = tmp_path / "projection.csv"
     projection.write_text("study,run,seconds_per_seed\ns,fast,30\ns,slow,1200\ns,huge,900000\n")
-    rule = compute.RuntimeRule(cap=240, margin=3, floor=10)
-    assert rule.minutes(projection, "s", "fast") == 10  # 1.5 min measured x 3: the floor
-    assert rule.minutes(projection, "s", "slow") == 60  # 20 min x 3
-    assert rule.minutes(projection, "s", "huge") == 240  # the cap
-    assert rule.minutes(projection, "s", "unmeasured") == 240 and rule.minutes(tmp_path / "none.csv", "s", "x") == 240
+    rule = compute.runtime_request(cap=240, margin=3, floor=10)
+    assert rule.request(projection, "s", "fast") == 10  # 1.5 min measured x 3: the floor
+    assert rule.request(projection, "s", "slow") == 60  # 20 min x 3
+    assert rule.request(projection, "s", "huge") == 240  # the cap
+    assert rule.request(projection, "s", "unmeasured") == 240 and rule.request(tmp_path / "none.csv", "s", "x") == 240

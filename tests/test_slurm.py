@@ -46,7 +46,7 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     cfg["studies"]["coco5_nets"]["training"].update(epochs=3)
     cfg["conv_tests"].update(timing_shapes=[[2, 3, 16, 16, 4, 3, 1, 0]], timing_repeats=1)
     # .ci/slurm-up's node has one (count-only) GPU; each job asks for its measured time x 60 (at least a minute)
-    cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20, runtime_margin=60, runtime_floor=1)
+    cfg["resources"]["train"].update(gpus=1, mem_mb=1500, runtime=20, runtime_margin=60, runtime_floor=1, mem_floor=256)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
     log = tmp_path / "snakemake.log"
     profile = ["--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "test.yaml", "--slurm-no-account",
@@ -77,8 +77,10 @@ def test_demo_runs_through_the_slurm_profile(tmp_path):
     for run, want in asked.items():  # measured time x margin, at least the floor, at most the cap
         assert want == min(20, max(1, math.ceil(projected.seconds_per_seed[run] * 60 / 60))), (run, asked)
     assert asked["net1"] < asked["net3"], asked  # two runs of different size: different --time lines
-    assert all(mem(c) == 1500 for c in first)
-    assert mem(retry) == 2 * 1500 and minutes(retry) == 2 * asked[model(retry)]  # attempt 2 asks for twice both
+    memory = {model(c): mem(c) for c in first}
+    for run, want in memory.items():  # measured memory x 1.5 (mem_margin), at least the floor, at most the cap
+        assert want == min(1500, max(256, math.ceil(projected.memory_mb[run] * 1.5))), (run, memory)
+    assert mem(retry) == 2 * memory[model(retry)] and minutes(retry) == 2 * asked[model(retry)]  # twice both
     assert not [c for c in calls if re.search(r"rule_(download|extract|aggregate|answers|front_page)", c)]
     assert re.search(r"localrule (download|extract|aggregate)", text)  # light rules ran where Snakemake runs
     assert cancelled

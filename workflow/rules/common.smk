@@ -15,7 +15,7 @@ os.environ.update(
 
 from cnnstudy import config as study_config
 from cnnstudy import imported_files, paths, preflight
-from cnnstudy.performance.compute import RuntimeRule
+from cnnstudy.performance.compute import memory_request, runtime_request
 from cnnstudy.data.download import url_to_local_path
 from cnnstudy.comparing.bundle import TABLES as bundle_tables
 
@@ -216,12 +216,18 @@ def shares_gpu(wildcards):
     return study_config.shares_gpu(config, wildcards.study, wildcards.model)
 
 
-# A training job asks for its run's measured time with a margin (resources.train.runtime: the cap)
+# A training job asks for its run's measured time and memory with a margin (resources.train
+# runtime and mem_mb: the caps, and the requests where nothing was measured)
 PROJECTION = f"{RESULTS}/performance/projection.csv"
-RUNTIME = RuntimeRule(
+RUNTIME = runtime_request(
     cap=train_resources("runtime"),
     margin=train_resources("runtime_margin"),
     floor=train_resources("runtime_floor"),
+)
+MEMORY = memory_request(
+    cap=train_resources("mem_mb"),
+    margin=train_resources("mem_margin"),
+    floor=train_resources("mem_floor"),
 )
 
 

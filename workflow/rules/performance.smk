@@ -5,6 +5,7 @@ rule grid_projection:
     """Steps per second of every run's model, input and batch, times its steps and seeds."""
     input:
         counts=[f"{RESULTS}/tables/datasets/{d}_counts.csv" for d in DATASETS],
+        data=[dataset_file(d) for d in DATASETS],
         code=code_of("grid_projection.py"),
     output:
         table=f"{RESULTS}/performance/projection.csv",

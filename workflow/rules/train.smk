@@ -27,12 +27,12 @@ rule train:
         gpu=lambda wc: 0 if shares_gpu(wc) else train_resources("gpus"),
         gres=lambda wc: f"shard:{train_resources('shards')}" if shares_gpu(wc) else "",
         gpu_shard=lambda wc: train_resources("shards") if shares_gpu(wc) else 0,
-        # a retry (out of memory, time limit) asks for more of both
-        mem_mb=lambda wc, attempt: train_resources("mem_mb") * attempt,
-        # the run's measured time where the grid projection ran before (read when the job is
-        # scheduled; not an input: an input would rerun every training job on re-measuring)
+        # the run's measured memory and time where the grid projection ran before (read when
+        # the job is scheduled; not an input: an input would rerun every training job on
+        # re-measuring); a retry (out of memory, time limit) asks for twice both
+        mem_mb=lambda wc, attempt: attempt * MEMORY.request(PROJECTION, wc.study, wc.model),
         runtime=lambda wc, attempt: attempt
-        * RUNTIME.minutes(PROJECTION, wc.study, wc.model),
+        * RUNTIME.request(PROJECTION, wc.study, wc.model),
     params:
         run=run_params,
         weights_checksums=pretrained_checksums,

@@ -75,23 +75,35 @@ def compute_table(rows: list[ComputeRow]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class RuntimeRule:
-    """How a training job's time request follows from its measurement (config keys
-    resources.train.runtime, runtime_margin, runtime_floor): the grid projection's seconds per
-    seed of the run, times ``margin`` (start-up, evaluation and a slower node), at least
-    ``floor`` and at most ``cap`` minutes; the cap alone where nothing was measured."""
+class MeasuredRequest:
+    """How a training job's request follows from its run's measurement in the grid projection
+    (``column`` of projection.csv, times ``scale`` into the request's unit): times ``margin``,
+    at least ``floor`` and at most ``cap``; the cap alone where nothing was measured. Time
+    (config keys resources.train.runtime, runtime_margin, runtime_floor): the run's seconds per
+    seed, in minutes. Memory (mem_mb, mem_margin, mem_floor): the run's measured megabytes
+    (process, dataset and the step's tensors)."""
 
+    column: str
+    scale: float
     cap: int
     margin: float
     floor: int
 
-    def minutes(self, projection_csv, study: str, run: str) -> int:
+    def request(self, projection_csv, study: str, run: str) -> int:
         try:
             with open(projection_csv) as f:
-                rows = {(r["study"], r["run"]): float(r["seconds_per_seed"]) for r in csv.DictReader(f)}
+                rows = {(r["study"], r["run"]): float(r[self.column]) for r in csv.DictReader(f)}
         except (OSError, KeyError, ValueError):
             return self.cap
-        seconds = rows.get((study, run))
-        if seconds is None or not math.isfinite(seconds):
+        measured = rows.get((study, run))
+        if measured is None or not math.isfinite(measured):
             return self.cap
-        return int(min(self.cap, max(self.floor, math.ceil(seconds * self.margin / 60))))
+        return int(min(self.cap, max(self.floor, math.ceil(measured * self.scale * self.margin))))
+
+
+def runtime_request(cap: int, margin: float, floor: int) -> MeasuredRequest:
+    return MeasuredRequest("seconds_per_seed", 1 / 60, cap, margin, floor)
+
+
+def memory_request(cap: int, margin: float, floor: int) -> MeasuredRequest:
+    return MeasuredRequest("memory_mb", 1.0, cap, margin, floor)

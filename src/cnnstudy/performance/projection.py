@@ -5,13 +5,21 @@ of the run's real input shape and batch size, the run's model and optimizer, a f
 of warm steps), times the run's steps (epochs x batches per epoch), times its seeds; plus the
 epoch's evaluation of the validation split at the measured evaluation rate. Runs with the
 same model, input and batch are measured once.
+
+And the host memory a run's job needs: the measuring process's own (Python, torch and the
+libraries, as a training job imports them), plus the prepared dataset's file (a job holds it
+all), plus the tensors of one training step, measured: the weights, their gradients and the
+optimizer's state after the timed steps, and every layer's output of a forward pass at the
+run's batch (what autograd keeps for the backward pass).
 """
 
 from __future__ import annotations
 
 import math
+import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -33,6 +41,40 @@ OFFICIAL_VAL = {"imagenette": 3925}
 class Rates:
     train_steps_per_second: float
     eval_images_per_second: float
+    step_bytes: int  # the training step's tensors: weights, gradients, optimizer state, activations
+
+
+def process_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def file_mb(path) -> float:
+    return Path(path).stat().st_size / 1e6
+
+
+def _state_bytes(model: torch.nn.Module, opt: torch.optim.Optimizer) -> int:
+    """Weights, their gradients and every tensor of the optimizer's state, as they are."""
+    tensors = [p for p in model.parameters()] + [p.grad for p in model.parameters() if p.grad is not None]
+    tensors += [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
+    return sum(t.nbytes for t in tensors)
+
+
+def _activation_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Every leaf layer's output of one training-mode forward pass at the batch of ``x``."""
+    total = []
+
+    def count(module, inputs, output):
+        total.extend(o.nbytes for o in (output if isinstance(output, tuple) else (output,)) if torch.is_tensor(o))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return sum(total)
 
 
 def split_sizes(config: dict, dataset: str) -> tuple[int, int]:
@@ -81,8 +123,9 @@ def measure(cfg: RunConfig, shape: tuple, classes: int, device: torch.device, bu
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     model.train()
     steps = _timed(step, sync, budget)
+    step_bytes = _state_bytes(model, opt) + _activation_bytes(model, x)
     model.eval()
-    return Rates(steps, _timed(score, sync, budget / 2) * cfg.eval_batch_size)
+    return Rates(steps, _timed(score, sync, budget / 2) * cfg.eval_batch_size, step_bytes)
 
 
 def prepared_sizes(count_tables: dict) -> dict:
@@ -94,14 +137,25 @@ def prepared_sizes(count_tables: dict) -> dict:
     return sizes
 
 
-def project(config: dict, budget: float = 3.0, log=print, sizes: dict | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Prepared:
+    """What the pipeline prepared: per dataset its (train, val) images and its file's MB."""
+
+    sizes: dict
+    data_mb: dict
+
+
+def project(config: dict, budget: float = 3.0, log=print, prepared: Prepared | None = None) -> pd.DataFrame:
     """One row per selected run of the config: measured rates and projected seconds (all its
-    seeds), on the prepared datasets' ``sizes`` where given, else the official ones (planning)."""
+    seeds), and the memory its job needs, on the ``prepared`` datasets where given, else the
+    official sizes (planning; then no dataset's file counts in the memory)."""
+    prepared = prepared or Prepared({}, {})
+    base_mb = process_mb()  # before any model: what every job holds before its data and tensors
     device = pick_device(config["device"])
     rows, cache = [], {}
     for study, run in dict.fromkeys((s, r) for s, r, _ in study_config.runs(config)):
         dataset = config["studies"][study]["dataset"]
-        n_train, n_val = (sizes or {}).get(dataset) or split_sizes(config, dataset)
+        n_train, n_val = prepared.sizes.get(dataset) or split_sizes(config, dataset)
         cfg = study_config.run_config(config, study, run, 0)
         shape = study_config.input_shape(config, study, run)
         key = (cfg.arch, str(cfg.options), shape, cfg.batch_size, cfg.optimizer, cfg.conv_impl, cfg.precision)
@@ -110,7 +164,9 @@ def project(config: dict, budget: float = 3.0, log=print, sizes: dict | None = N
             cache[key] = measure(cfg, shape, classes, device, budget)
             log(f"{study}/{run}: {cache[key].train_steps_per_second:.1f} steps/s on {device}")
         seeds = len(study_config.seeds_of(config, study, run))
-        rows.append(_row(study, run, cfg, seeds, cache[key], n_train=n_train, n_val=n_val))
+        row = _row(study, run, cfg, seeds, cache[key], n_train=n_train, n_val=n_val)
+        row["memory_mb"] = base_mb + prepared.data_mb.get(dataset, 0.0) + cache[key].step_bytes / 1e6
+        rows.append(row)
     return pd.DataFrame(rows).assign(device=_device_name(device))
 
 
