@@ -56,7 +56,7 @@ def test_the_front_page_names_exactly_the_claims_whose_verdict_changed(rerun):
     changed = _changed_claims(work)
     assert changed, "the edit changed no verdict: pick a run whose claims it moves"
     page = (work / "results" / "report" / "front_page.rst").read_text()
-    section = page.split("Against the reference")[1].split("the two runs")[0]
+    section = page.split("Against the reference")[1].split("list-table:: the two runs")[0]
     named = {
         c
         for c in read_frame(ClaimRow, work / "results" / "tables" / "claims.csv").claim
@@ -95,7 +95,7 @@ def test_a_reader_sees_what_changed_on_the_first_screens_of_the_report(rerun, br
     browser_checks._open(browser, work / "report" / "report.html", (1366, 768))
     heading = browser_checks._front_page_heading(browser)
     browser.execute_script("arguments[0].closest('.overflow-auto').scrollTop = 0", heading)
-    section = browser.find_element("xpath", "//h3[contains(., 'Against the reference')]")
+    section = browser.find_element("xpath", "//*[self::h2 or self::h3][contains(., 'Against the reference')]")
     height = browser.execute_script("return window.innerHeight")
     assert 0 <= section.rect["y"] < 2 * height  # on the first two screens, after the claim counts
     table = browser.find_element("xpath", "//caption[contains(., 'verdict changed')]/ancestor::table")
