@@ -63,7 +63,7 @@ def test_the_front_page_with_hostile_quotes_titles_and_sources_runs_nothing(tmp_
     claims = pd.DataFrame({
         "claim": [f"c{i}" for i in range(len(hostile))], "report": "r1", "study": "s1", "kind": "number",
         "quote": hostile, "checked": hostile, "verdict": "inconclusive", "evidence": hostile[::-1],
-        "set_up": "our reading",
+        "set_up": "our reading", "robustness": "fragile", "flipped_by": hostile,
     })  # fmt: skip
     runs = pd.DataFrame({"study": ["s1"], "status": ["completed"], "seed": [0]})
     answers = pd.DataFrame(columns=["study", "question", "answer", "verdict", "mean_difference", "ci_low", "ci_high",
