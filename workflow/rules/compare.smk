@@ -9,7 +9,9 @@ rule bundle:
         summaries=run_outputs("summary.json"),
         code=code_of("bundle.py"),
         # the code that wrote the tables: its digest is the bundle's tables_code_sha256
-        tables_code=code_of("aggregate.py") + code_of("answers.py") + code_of("claims.py"),
+        tables_code=code_of("aggregate.py")
+        + code_of("answers.py")
+        + code_of("claims.py"),
     output:
         bundle=BUNDLE,
         provenance=f"{RESULTS}/provenance.json",

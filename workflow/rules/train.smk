@@ -30,7 +30,8 @@ rule train:
         # the run's measured memory and time where the grid projection ran before (read when
         # the job is scheduled; not an input: an input would rerun every training job on
         # re-measuring); a retry (out of memory, time limit) asks for twice both
-        mem_mb=lambda wc, attempt: attempt * MEMORY.request(PROJECTION, wc.study, wc.model),
+        mem_mb=lambda wc, attempt: attempt
+        * MEMORY.request(PROJECTION, wc.study, wc.model),
         runtime=lambda wc, attempt: attempt
         * RUNTIME.request(PROJECTION, wc.study, wc.model),
     params:
