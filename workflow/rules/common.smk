@@ -18,6 +18,7 @@ from cnnstudy import imported_files, paths, preflight
 from cnnstudy.performance.compute import memory_request, runtime_request
 from cnnstudy.data.download import url_to_local_path
 from cnnstudy.comparing.bundle import TABLES as bundle_tables
+from cnnstudy.comparing.bundle import folder_files as bundle_folder_files
 
 min_version("9.0")
 
@@ -253,9 +254,7 @@ def reference_files():
     if not reference:
         return []
     if Path(reference).is_dir():
-        return [f"{reference}/tables/{n}.csv" for n in BUNDLE_TABLES] + [
-            f"{reference}/provenance.json"
-        ]
+        return [str(f) for f in bundle_folder_files(reference).values()]
     return [reference]
 
 

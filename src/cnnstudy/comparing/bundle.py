@@ -180,8 +180,14 @@ def _table(name: str, source, label: str) -> pd.DataFrame:
     return read_table(source) if cls is None else read_frame(cls, source, label)
 
 
+def folder_files(folder) -> dict:
+    """The files of a results folder a comparison reads: its tables and its provenance."""
+    folder = Path(folder)
+    return {name: folder / "tables" / f"{name}.csv" for name in TABLES} | {PROVENANCE: folder / PROVENANCE}
+
+
 def _read_folder(folder: Path) -> Bundle:
-    files = {name: folder / "tables" / f"{name}.csv" for name in TABLES} | {PROVENANCE: folder / PROVENANCE}
+    files = folder_files(folder)
     absent = [str(f) for f in files.values() if not f.is_file()]
     if absent:
         raise BundleError(f"{folder} is not a finished results folder: {absent} missing; run the pipeline there, "
