@@ -56,8 +56,10 @@ def demo_config() -> dict:
 def smk(workdir, *args, env=None, check=True, snakefile=None):
     """``snakemake args`` in ``workdir``, of this repository's Snakefile or of ``snakefile`` (a copy)."""
     command = [*SNAKEMAKE[:-1], str(snakefile)] if snakefile else SNAKEMAKE
+    # a copy is another checkout: its jobs must import its package (the workflow checks)
+    own_code = {"PYTHONPATH": str(Path(snakefile).parent / "src")} if snakefile else {}
     proc = subprocess.run(
-        [*command, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        [*command, *args], cwd=workdir, capture_output=True, text=True, env={**os.environ, **own_code, **(env or {})}
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

@@ -8,6 +8,8 @@ import time
 import traceback
 from pathlib import Path
 
+from cnnstudy.checkout import check_this_process
+
 
 @contextlib.contextmanager
 def script_log(path):
@@ -22,6 +24,7 @@ def script_log(path):
             print(line, file=sys.stderr, flush=True)
 
         try:
+            check_this_process()  # the package this job imported is the workflow's own
             yield log
         except (KeyboardInterrupt, SystemExit) as exc:
             f.write(traceback.format_exc())

@@ -5,13 +5,23 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-# The cnnstudy package lives in src/: importable here and in every job, in any environment.
-SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, SRC)
-# (set, not required, so no envvars directive: jobs inherit it, cluster jobs set it again)
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
-)
+# The cnnstudy package lives in src/. Jobs import it as installed: into the Python that runs
+# Snakemake (make installs this checkout into .venv) or, with --sdm conda, into each
+# environment (envs/*.post-deploy.sh). Checked here, before this process adds src/ to find it.
+from importlib.util import find_spec
+from snakemake.settings.types import DeploymentMethod
+
+_installed = find_spec("cnnstudy")
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from cnnstudy import checkout
+
+if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+    checkout.check_package(
+        workflow.basedir, _installed and _installed.origin, sys.executable
+    )
+# every job checks that it imported this checkout's package (a conda env built by another
+# clone, say); the envs' post-deploy scripts install from here
+os.environ[checkout.CHECKOUT_VARIABLE] = str(Path(workflow.basedir).resolve())
 
 from cnnstudy import config as study_config
 from cnnstudy import imported_files, paths, preflight
