@@ -1,7 +1,7 @@
 """The whole study in miniature (config/smoke.yaml over the full study and the demo): all 37
 runs with 5 seeds each, 185 training jobs on the demo's twins, every claim judged, the report
-built and read in a real browser. Slow (about 38 minutes on 2 cores): it runs with
-CNNSTUDY_SMOKE=1 (conftest skips it otherwise, and runs it last)."""
+built and read in a real browser. About 20 minutes on 2 cores: conftest runs it last (CI
+runs it; CNNSTUDY_SMOKE=0 skips it)."""
 
 import zipfile
 

@@ -113,7 +113,9 @@ def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
         m = c.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum").reindex(
             index=order, columns=order
         )
-        sns.heatmap(m, annot=len(order) <= 10, fmt="d", cmap="Blues", cbar=False, ax=ax)
+        sns.heatmap(m, cmap="Blues", cbar=False, ax=ax)
+        if len(order) <= 10:
+            _annotate_counts(ax, m.to_numpy())
         acc = np.trace(m.values) / max(1, m.values.sum())
         ax.set_title(f"{split}: accuracy {acc:.3f}, {int(m.values.sum())} images")
         ax.set_xlabel("predicted class")
@@ -122,6 +124,16 @@ def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
         axes[0, 0].text(0.5, 0.5, "no epoch finished", ha="center")
     fig.suptitle(title)
     _save(fig, path)
+
+
+def _annotate_counts(ax, counts: np.ndarray):
+    """The counts in their cells, dark on light and light on dark, as seaborn's annot writes
+    them; but seaborn draws the whole figure once per heatmap to pick those colours, three of
+    a confusion figure's five draws."""
+    mesh = ax.collections[0]  # the heatmap's cells, with its colormap and its norm
+    for (row, col), count in np.ndenumerate(counts):
+        dark = sns.utils.relative_luminance(mesh.to_rgba(count)) <= 0.408
+        ax.text(col + 0.5, row + 0.5, f"{count:d}", ha="center", va="center", color="w" if dark else ".15")
 
 
 def per_class(confusion: pd.DataFrame, path, title: str = ""):
