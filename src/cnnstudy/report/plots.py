@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from cnnstudy.escape import plain_matplotlib_text  # noqa: E402
 from cnnstudy.judging.statistics import mean_interval  # noqa: E402
@@ -33,8 +34,20 @@ def _log_scale(axis) -> None:
         axis.axes.set_xscale("log")
     else:
         axis.axes.set_yscale("log")
-    for set_formatter in (axis.set_major_formatter, axis.set_minor_formatter):
-        set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+    def minor(v, _):  # every minor tick within a decade; over several, only 2s and 5s (no pile-up)
+        low, high = sorted(axis.get_view_interval())
+        several = low <= 0 or high / low > 10
+        return f"{v:g}" if not several or round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 5) else ""
+
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _legend_beside(ax, title: str) -> None:
+    """One legend right of the axes: ten runs' entries inside would hide the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
 
 
 def _save(fig, path):
@@ -73,34 +86,33 @@ def class_counts(counts: pd.DataFrame, path, title: str = ""):
 
 
 def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str = ""):
-    """Loss and accuracy, train and val; models overlaid, mean over seeds with the seeds' range."""
+    """Loss and accuracy (columns) of train and val (rows); models overlaid, mean over seeds
+    with the seeds' range. One split per panel: ten runs in two line styles each were a tangle."""
     c = curves[(curves.scope == scope) & curves.split.isin(["train", "val"])]  # test is scored, never shown choosing
     x = "epoch" if scope == "epoch" else "step"
-    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        if len(c):
-            sns.lineplot(
-                data=c,
-                x=x,
-                y=metric,
-                hue="model",
-                style="split",
-                errorbar=("pi", 100),
-                ax=ax,
-                style_order=["train", "val"],
-                marker="o" if scope == "epoch" else None,
-            )
-        ax.set_title(f"{metric} per {x}", fontsize=10)
+    models = list(dict.fromkeys(c.model))  # one colour per model in every panel
+    fig, axes = plt.subplots(2, 2, figsize=(12.5, 7), sharex=True, squeeze=False)
+    for row, split in zip(axes, ("train", "val")):
+        for ax, metric in zip(row, ("loss", "accuracy")):
+            _curve_panel(ax, c[c.split == split], x, metric, models)
+            ax.set_title(f"{split} {metric} per {x}", fontsize=10)
+    for ax in axes[1]:
         ax.set_xlabel("epoch" if scope == "epoch" else "training step (batches)")
-        ax.set_ylabel("cross-entropy loss (log scale)" if metric == "loss" else "accuracy (fraction correct)")
-        if metric == "loss":
-            _log_scale(ax.yaxis)
-        if ax.get_legend() is not None:  # one legend, beside the plots: ten runs overlaid would hide the curves
-            ax.get_legend().remove()
     if len(c):
-        axes[1].legend(*axes[1].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+        _legend_beside(axes[0, 1], "model")
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
+
+
+def _curve_panel(ax, c: pd.DataFrame, x: str, metric: str, models: list[str]):
+    if len(c):
+        marker = "o" if x == "epoch" else None
+        sns.lineplot(data=c, x=x, y=metric, hue="model", hue_order=models, errorbar=("pi", 100), marker=marker, ax=ax)
+        ax.get_legend().remove()  # one legend, beside the plots
+    ax.set_ylabel("cross-entropy loss (log scale)" if metric == "loss" else "accuracy (fraction correct)")
+    if metric == "loss":
+        _log_scale(ax.yaxis)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and steps are whole numbers
 
 
 def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
@@ -140,8 +152,10 @@ def per_class(confusion: pd.DataFrame, path, title: str = ""):
     pc = per_class_accuracy(confusion)
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * pc["class"].nunique() + 3), 3.6))
     if len(pc):
-        sns.barplot(data=pc, x="class", y="accuracy", hue="model", errorbar="sd", ax=ax)
-    ax.set_title("per-class validation recall of the best epoch (bars: sd over seeds)", fontsize=10)
+        # the seeds' range, not mean +- sd: a recall is within [0, 1], and so are its lines
+        sns.barplot(data=pc, x="class", y="accuracy", hue="model", errorbar=("pi", 100), ax=ax)
+        _legend_beside(ax, "model")
+    ax.set_title("per-class validation recall of the best epoch (bars: mean; lines: range over seeds)", fontsize=10)
     fig.suptitle(title, fontsize=11)
     ax.set_ylabel("recall (fraction of the class correct)")
     ax.set_xlabel("true class")
@@ -205,32 +219,42 @@ def conv_timing(timing: pd.DataFrame, path):
 def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
     """Per-layer gradient norm against depth, early and late in training: vanishing gradients
     show as norms that shrink toward the input layers (small depth)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     if len(grads):
-        first, last = grads.step.min(), grads.step.max()
-        for ax, step, when in zip(axes, (first, last), ("first record", "last record")):
-            g = grads[grads.step == step]
-            sns.lineplot(data=g, x="depth", y="grad_norm", hue="model", marker="o", errorbar=("pi", 100), ax=ax)
+        models = list(dict.fromkeys(grads.model))
+        floor = _norm_floor(grads.grad_norm)
+        step = grads.groupby(["model", "seed"]).step  # runs of different lengths: each its own last
+        for ax, at, when in zip(axes, (step.transform("min"), step.transform("max")), ("first", "last")):
+            g = grads[grads.step == at]
+            below = int((g.grad_norm < floor).sum())
+            g = g.assign(grad_norm=g.grad_norm.clip(lower=floor))
+            sns.lineplot(data=g, x="depth", y="grad_norm", hue="model", hue_order=models, marker="o",
+                         errorbar=("pi", 100), ax=ax, legend=when == "last")  # fmt: skip
             _log_scale(ax.yaxis)
-            ax.set_title(f"gradient norm per layer, {when} (step {step})", fontsize=10)
+            steps = sorted(set(g.step))
+            at_steps = f"step {steps[0]}" if len(steps) == 1 else f"steps {steps[0]}-{steps[-1]}"
+            clipped = f"\n{below} below {floor:g} (a dead layer's) drawn at {floor:g}" if below else ""
+            ax.set_title(f"gradient norm per layer, each run's {when} record ({at_steps}){clipped}", fontsize=10)
             ax.set_xlabel("layer depth (0 = first layer)")
             ax.set_ylabel("L2 norm of the weight gradient (log scale)")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _legend_beside(axes[1], "model")
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
 
 
-def _mark_diverged(ax, x: float, count: int, what: str = "diverged", height: float = 0.02) -> None:
-    """Diverged (or collapsed) seeds are a count under their run: diverged ones are never a
-    value in its mean; collapsed ones are, and are judged with and without."""
-    if count:
-        ax.annotate(
-            f"{what}\nx{count}",
-            (x, height),
-            xycoords=("data", "axes fraction"),
-            ha="center",
-            color="tab:red",
-            fontsize=7,
-        )  # fmt: skip (two lines: neighbours' labels do not run together)
+def _norm_floor(norms: pd.Series) -> float:
+    """Where a log axis of gradient norms stops: three decades under the median. A layer that
+    died (norm 0, or 1e-200) would otherwise stretch it over hundreds of decades."""
+    positive = norms[norms > 0]
+    return float(10 ** (np.floor(np.log10(positive.median())) - 3)) if len(positive) else 1e-12
+
+
+def _tick_label(*lines: str, diverged: int = 0, collapsed: int = 0) -> str:
+    """A run's tick label, its diverged (never a value in its mean) and collapsed (a value,
+    judged with and without) seeds counted under its name, clear of the data and the chance line."""
+    counts = [f"{k} {what}" for k, what in ((diverged, "diverged"), (collapsed, "collapsed")) if k]
+    return "\n".join([*lines, *counts])
 
 
 def _error_lengths(centre, low, high) -> np.ndarray:
@@ -260,21 +284,23 @@ def ablation(runs: pd.DataFrame, path, title: str = ""):
     x = np.arange(len(models))
     if len(table):
         _interval_bars(ax, table, x, "mean, 95% interval", color="tab:blue")
+        labels = []
         for i, m in enumerate(models):
             seeds = ok[ok.model == m]
             gone = seeds.collapsed.astype(bool)
             ax.plot(np.full(int((~gone).sum()), i + 0.15), seeds[column][~gone], ".", color="grey", alpha=0.7)
             ax.plot(np.full(int(gone.sum()), i + 0.15), seeds[column][gone], "x", color="tab:red")
-            _mark_diverged(ax, i, int(((runs.model == m) & (runs.status == "diverged")).sum()))
-            _mark_diverged(ax, i, int(gone.sum()), "collapsed", 0.07)
+            diverged = int(((runs.model == m) & (runs.status == "diverged")).sum())
+            labels.append(_tick_label(m, diverged=diverged, collapsed=int(gone.sum())))
         if ok.collapsed.astype(bool).any():
             ax.plot([], [], "x", color="tab:red", label="a seed collapsed to chance")
         ax.axhline(runs.chance_level.iloc[0], color="grey", ls="--", lw=1, label="chance")
-        ax.set_xticks(x, models, rotation=30, ha="right")
+        ax.set_xticks(x, labels, rotation=30, ha="right")
     ax.set_ylabel("accuracy (fraction correct)")
     ax.set_ylim(0, 1.02)  # an interval from few seeds can reach past [0, 1]: accuracy cannot
     n = ok.groupby("model").seed.count()
-    seeds = f"n = {n.min()}-{n.max()} seeds" if len(n) else "no completed run"
+    seeds = f"n = {n.min()}-{n.max()} seeds" if len(n) and n.min() < n.max() else f"n = {n.max()} seeds"
+    seeds = seeds if len(n) else "no completed run"
     ax.set_title(f"{metric.label}: mean and 95% t interval over seeds ({seeds}); dots: single seeds", fontsize=9)
     fig.suptitle(title, fontsize=10)
     ax.legend(fontsize=8)
@@ -294,7 +320,7 @@ def _reported_range(text: str) -> tuple[float, float]:
 def versus_reported(table: pd.DataFrame, path, title: str = ""):
     """Ours beside each number the report gives: where one run of ours falls (95 % prediction
     interval) and our mean's interval; the report's one run (or range) in red."""
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(table) + 2), 4.4))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(table) + 2) + 3, 4.4))  # + the legend beside
     if len(table):
         x = np.arange(len(table))
         pi = _error_lengths(table.ours_mean, table.pi_low, table.pi_high)
@@ -304,9 +330,9 @@ def versus_reported(table: pd.DataFrame, path, title: str = ""):
         for i, row in enumerate(table.itertuples()):
             low, high = _reported_range(row.reported)
             ax.plot([i + 0.1, i + 0.1], [low, high], "s-", color="tab:red", label="the report" if i == 0 else None)
-            _mark_diverged(ax, i, row.diverged)
-        ax.set_xticks(x, [f"{m}\n{k}" for m, k in zip(table.model, table.matched_metric)], rotation=30, ha="right")
-        ax.legend(fontsize=8)
+        labels = [_tick_label(r.model, r.matched_metric, diverged=r.diverged) for r in table.itertuples()]
+        ax.set_xticks(x, labels, rotation=30, ha="right")
+        _legend_beside(ax, "")
         ax.set_title("ours on the record matching each report's metric (under each run: its name in the config)",
                      fontsize=9)  # fmt: skip
     else:
