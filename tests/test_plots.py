@@ -80,3 +80,45 @@ def test_an_ablation_counts_diverged_and_collapsed_seeds_under_the_run_name(monk
     assert ticks == ["steady", "shaky\n3 collapsed", "gone\n3 diverged"]
     assert "(n = 3 seeds)" in fig.axes[0].get_title()
     plt.close(fig)
+
+
+def test_a_mosaic_places_each_tile_enlarged_with_white_between_and_after():
+    """Tile i sits at row i // cols, column i % cols, each pixel repeated to reach the minimum
+    side; the gaps and the unfilled end of the last row are white."""
+    tiles = np.random.default_rng(0).uniform(0, 0.9, (5, 3, 3, 3))
+    m = plots._mosaic(tiles, cols=3, min_side=6, gap=2)  # each 3x3 tile becomes 6x6
+    assert m.shape == (2 * 6 + 2, 3 * 6 + 2 * 2, 3)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, 3)
+        np.testing.assert_array_equal(m[r * 8 : r * 8 + 6, c * 8 : c * 8 + 6], tile.repeat(2, 0).repeat(2, 1))
+    assert (m[6:8] == 1).all() and (m[:, 6:8] == 1).all()  # the gaps
+    assert (m[8:, 16:] == 1).all()  # where a sixth tile would be
+
+
+def test_feature_maps_and_filters_are_one_image_per_block_scaled_per_channel(monkeypatch):
+    """One axes per example and layer (not one per channel), every channel scaled to its own
+    range; filters from a 1-channel input are shown grey, each scaled to its range."""
+    import torch
+
+    maps = [("conv1", torch.arange(6 * 4 * 4.0).reshape(6, 4, 4)), ("conv2", -torch.rand(40, 2, 2))]
+    analysis = {"examples": {k: {"feature_maps": maps} for k in ("correct", "wrong")}}
+    fig = _drawn(monkeypatch, plots.feature_maps, analysis, "unused.png", "t", 32, 16)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title(loc="left") for ax in shown] == [
+        f"{k}, {name}" for k in ("correct", "wrong") for name in ("conv1 (6 of 6 ch.)", "conv2 (32 of 40 ch.)")
+    ]
+    first = shown[0].images[0].get_array()
+    viridis = plt.get_cmap("viridis")
+    np.testing.assert_allclose(first[0, 0], viridis(0.0)[:3])  # each channel's minimum
+    np.testing.assert_allclose(first[15, 15], viridis(1.0)[:3])  # and its maximum (4x4 grown to 16x16)
+    assert shown[1].images[0].get_array().shape[0] == 2 * 16 + 2  # 32 channels, 16 a row
+    plt.close(fig)
+
+    weight = torch.randn(9, 1, 3, 3)
+    fig = _drawn(monkeypatch, plots.filters, weight, "unused.png", "t")
+    (image,) = fig.axes[0].images
+    grid = image.get_array()
+    tile = grid[:24, :24]  # the first filter, 3x3 grown to 24x24
+    assert np.allclose(tile[..., 0], tile[..., 1]) and tile.min() == 0 and tile.max() == 1
+    assert grid.shape[:2] == (3 * 24 + 2 * 2, 3 * 24 + 2 * 2) and "9 of 9, 3x3" in fig.texts[0].get_text()
+    plt.close(fig)

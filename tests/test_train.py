@@ -535,7 +535,7 @@ def test_every_architecture_trains_resumes_exactly_and_is_interpreted(tmp_path, 
     assert any("resumed from" in m and "after epoch 1" in m for m in logs), logs
     pd.testing.assert_frame_equal(reference, pd.read_csv(out / "metrics.csv"))  # exactly where it left off
     assert again["best_val_accuracy"] == first["best_val_accuracy"] and again["status"] == "completed"
-    a = interpret.analyse(cfg(**kw), tmp_path / "d.pt", out / "best_model.pt")
+    a = interpret.analyse(cfg(**kw), datasets.load(tmp_path / "d.pt"), out / "best_model.pt")
     assert a["examples"] and all(torch.isfinite(e["cam"]).all() for e in a["examples"].values())
 
 

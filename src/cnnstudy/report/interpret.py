@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnstudy.data import datasets
 from cnnstudy.nets.models import Classifier, GlobalPool, build_model, place_model
 from cnnstudy.runconfig import RunConfig
 from cnnstudy.training.inputs import input_pipeline
@@ -149,9 +148,9 @@ def guided_backprop(model, x: torch.Tensor, target: int) -> torch.Tensor:
     return x.grad[0].detach()
 
 
-def analyse(run_cfg: RunConfig, data_path, state_path, device="cpu") -> dict:
-    """Everything the interpretation figures of one run need."""
-    data = datasets.load(data_path)
+def analyse(run_cfg: RunConfig, data: dict, state_path, device="cpu") -> dict:
+    """Everything the interpretation figures of one run need; ``data`` is the prepared dataset
+    (``datasets.load``), read and verified once for all the runs of a study."""
     model, norm = load_run(run_cfg, data, state_path, device)
     split = data["splits"]["val"]  # every prepared dataset has one: epochs are chosen on it
     out = {"classes": data["classes"], "examples": {}, "filters": first_layer_filters(model)}
