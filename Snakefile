@@ -38,8 +38,6 @@ localrules:
     answers,
     claims,
     claims_figures,
-    learning_curves,
-    per_class_accuracy,
     study_figures,
     confusion_figures,
     dataset_card,

@@ -88,7 +88,7 @@ def test_editing_a_title_redraws_the_figures_that_show_it_and_trains_nothing(hos
     cfg["studies"]["mnist_cnn_sweeps"]["title"] = "MNIST sweeps, renamed"
     (work / "edited.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     counts = job_counts(smk(work, "-n", "--configfile", "edited.yaml", snakefile=work / "repo" / "Snakefile").stdout)
-    for rule in ("learning_curves", "per_class_accuracy", "study_figures", "confusion_figures", "interpret"):
+    for rule in ("study_figures", "confusion_figures", "interpret"):
         assert counts.get(rule) == 1, (rule, counts)
     assert "train" not in counts and "claims" not in counts, counts
 

@@ -1,10 +1,17 @@
 # Stage 6: figures of every study for the report (matplotlib, seaborn).
 
 
-rule learning_curves:
+rule study_figures:
+    """Every figure of a study drawn from the aggregated tables, in one process: learning
+    curves, per-class accuracy, the ablation chart (every switch's effect with the seeds'
+    spread), per-layer gradient norms and ours vs reported."""
     input:
         curves=f"{RESULTS}/tables/curves.csv",
-        code=code_of("learning_curves.py"),
+        confusion=f"{RESULTS}/tables/confusion.csv",
+        runs=f"{RESULTS}/tables/runs.csv",
+        grad_norms=f"{RESULTS}/tables/grad_norms.csv",
+        reported=f"{RESULTS}/tables/vs_reported.csv",
+        code=code_of("study_figures.py"),
     output:
         epoch=report(
             f"{RESULTS}/figures/{{study}}/curves_epoch.png",
@@ -20,46 +27,13 @@ rule learning_curves:
             subcategory="Learning curves",
             labels={"study": "{study}", "figure": "per N steps"},
         ),
-    log:
-        f"{RESULTS}/logs/figures/{{study}}_curves.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        title=study_title,
-    script:
-        "../scripts/learning_curves.py"
-
-
-rule per_class_accuracy:
-    input:
-        confusion=f"{RESULTS}/tables/confusion.csv",
-        code=code_of("per_class_accuracy.py"),
-    output:
-        report(
+        per_class=report(
             f"{RESULTS}/figures/{{study}}/per_class_accuracy.png",
             caption="../report/per_class.rst",
             category=study_category,
             subcategory="Per-class accuracy",
             labels={"study": "{study}", "figure": "per-class accuracy"},
         ),
-    log:
-        f"{RESULTS}/logs/figures/{{study}}_per_class.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        title=study_title,
-    script:
-        "../scripts/per_class_accuracy.py"
-
-
-rule study_figures:
-    """Ablation chart (every switch's effect with the seeds' spread) and per-layer gradient norms."""
-    input:
-        runs=f"{RESULTS}/tables/runs.csv",
-        grad_norms=f"{RESULTS}/tables/grad_norms.csv",
-        reported=f"{RESULTS}/tables/vs_reported.csv",
-        code=code_of("study_figures.py"),
-    output:
         ablation=report(
             f"{RESULTS}/figures/{{study}}/ablation.png",
             caption="../report/ablation.rst",
