@@ -40,6 +40,7 @@ class RunState:
     progress: EpochProgress | None = None  # an epoch stopped midway
     epoch_seconds: list = field(default_factory=list)  # wall time of each epoch this process ran
     progress_file: Path | None = None  # where each epoch's Progress goes (status reads it), not checkpointed
+    keep_final: bool = True  # checkpoint the last epoch too (False: a completed run removes it anyway)
 
     def resume(self, t: Trainer, device, log) -> None:
         state = checkpoint.load(self.path, self.key, log)

@@ -52,7 +52,8 @@ def train_run(cfg: RunConfig, data_path, out_dir, checkpoint_path, log=print, *,
     log(f"device {device} ({where['device_name']}, compute capability {where['capability']}), precision "
         f"{t.precision}, TF32 {'on' if t.tf32 else 'off'}, deterministic {cfg.deterministic}")  # fmt: skip
     progress_file = Path(progress_file) if progress_file else None
-    run = RunState(Path(checkpoint_path), resume_key(cfg, data, t), progress_file=progress_file)
+    run = RunState(Path(checkpoint_path), resume_key(cfg, data, t), progress_file=progress_file,
+                   keep_final=keep_checkpoint)  # fmt: skip
     run.resume(t, device, log)
     with stop_on_sigterm() as t.stop, open_board(board_dir, run.history, t.step) as board:
         status = _fit(t, data, run, log, board)
@@ -96,7 +97,8 @@ def _fit(t: Trainer, data: RunData, run: RunState, log, board) -> str:
             confusion = {"train": stats.confusion.view(len(data.classes), -1).cpu(), "val": val.confusion.cpu()}
             weights = {name: v.detach().cpu().clone() for name, v in t.model.state_dict().items()}
             run.best = Best(epoch, result.val_accuracy, confusion, weights)
-        run.save(epoch, t)
+        if epoch < cfg.epochs or run.keep_final:  # a kill before the outputs are written resumes one epoch back
+            run.save(epoch, t)
         if t.stop and epoch < cfg.epochs:
             log(f"{t.stop.name} after epoch {epoch}: checkpointed in {run.path}; exiting")
             raise Stopped(128 + t.stop.signal)
