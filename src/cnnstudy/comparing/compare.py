@@ -80,10 +80,15 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
     """Welch's two-sided p; NaN where a side has under 2 seeds."""
     if len(a) < 2 or len(b) < 2:
         return math.nan
-    if np.std(a) == 0 and np.std(b) == 0:  # no spread on either side (no t): equal, or apart
-        return 1.0 if a.mean() == b.mean() else 0.0
     from scipy import stats
 
+    flat_a, flat_b = np.ptp(a) == 0, np.ptp(b) == 0
+    if flat_a and flat_b:  # no spread on either side (no t): equal, or apart
+        return 1.0 if a[0] == b[0] else 0.0
+    if flat_a or flat_b:  # Welch's t and df with one variance 0 are the other side's one-sample test;
+        # scipy's two-sample test would warn of precision loss on the constant side (seeds all at chance)
+        spread, constant = (b, a[0]) if flat_a else (a, b[0])
+        return float(stats.ttest_1samp(spread, constant).pvalue)
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
