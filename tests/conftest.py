@@ -78,7 +78,6 @@ def demo_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     cfg = demo_config()
     cfg["studies"]["coco5_nets"].update(seeds=[0])
-    cfg["studies"]["coco5_nets"]["training"].update(epochs=4)
     cfg["conv_tests"]["timing_shapes"] = [[2, 3, 16, 16, 4, 3, 1, 0]]
     cfg["conv_tests"]["timing_repeats"] = 1
     (work / "test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # config order is report order

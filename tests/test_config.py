@@ -25,7 +25,7 @@ def test_shipped_configs_validate_and_plan_the_coco5_study():
     assert r.lr == 0.001 and r.betas == (0.9, 0.99) and r.batch_size == 4 and r.epochs == 15
     assert r.eval_batch_size == 64 and r.eval_subset == 500  # defaults from the schema
     demo = cc.load(ROOT / "config" / "config.yaml", ROOT / "config" / "demo.yaml")
-    assert cc.run_config(demo, "coco5_nets", "net1", 0).epochs == 6  # the overlay wins
+    assert cc.run_config(demo, "coco5_nets", "net1", 0).epochs == 4  # the overlay wins
     assert len(cc.all_claims(demo)) == len(cc.all_claims(full)) >= 40  # the same claims, one list
 
 

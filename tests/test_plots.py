@@ -13,17 +13,51 @@ def _texts(ax):
     return [(t.get_text(), tuple(t.get_position()), mcolors.to_rgba(t.get_color())) for t in ax.texts]
 
 
-def test_confusion_counts_are_written_as_seaborn_writes_them():
-    """Our annotation (three figure draws fewer per confusion figure) gives each cell the text,
-    place and colour of seaborn's annot, on a matrix whose smallest count is not zero."""
-    counts = pd.DataFrame(np.array([[40, 3, 7], [5, 28, 1], [2, 9, 33]]) + 2)
+def _cells(ax):
+    mesh = ax.collections[0]
+    return mesh.to_rgba(mesh.get_array().ravel())
+
+
+def _ticks(axis):
+    return list(axis.get_ticklocs()), [t.get_text() for t in axis.get_ticklabels()]
+
+
+def test_confusion_cells_and_counts_are_drawn_as_seaborns_heatmap_with_annot_draws_them():
+    """Our heatmap and annotation (no figure draw per heatmap, no seaborn import) give each cell
+    the colour, label, text, place and text colour of seaborn's heatmap with annot, on a matrix
+    whose smallest count is not zero; long class names stand upright, digits do not."""
+    classes = ["airplane", "automobile", "bird"]
+    counts = pd.DataFrame(np.array([[40, 3, 7], [5, 28, 1], [2, 9, 33]]) + 2, index=classes, columns=classes)
     fig, (theirs, ours) = plt.subplots(1, 2)
     sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=theirs)
-    sns.heatmap(counts, cmap="Blues", cbar=False, ax=ours)
+    plots._heatmap(ours, counts)
     plots._annotate_counts(ours, counts.to_numpy())
+    np.testing.assert_allclose(_cells(ours), _cells(theirs))
+    assert _ticks(ours.xaxis) == _ticks(theirs.xaxis) and _ticks(ours.yaxis) == _ticks(theirs.yaxis)
+    assert ours.get_ylim() == theirs.get_ylim() == (3, 0)  # the first true class on top
     assert len(ours.texts) == 9 and _texts(ours) == _texts(theirs)
     assert {color for *_, color in _texts(ours)} == {mcolors.to_rgba("w"), mcolors.to_rgba(".15")}
+    assert {t.get_rotation() for t in ours.get_xticklabels()} == {90}
+    digits = pd.DataFrame(np.eye(3, dtype=int), index=list("012"), columns=list("012"))
+    plots._heatmap(ours, digits)
+    assert {t.get_rotation() for t in ours.get_xticklabels()} == {0}
     plt.close(fig)
+
+
+def test_a_confusion_figure_imports_no_seaborn(tmp_path):
+    """A confusion figure job's process never imports seaborn (nor scipy.stats with it)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, pandas as pd\n"
+        "from cnnstudy.report import plots\n"
+        "rows = [dict(split=s, true=t, predicted=p, count=1) for s in ('train', 'val') for t in 'ab' for p in 'ab']\n"
+        f"plots.confusion_pair(pd.DataFrame(rows), {str(tmp_path / 'c.png')!r}, title='t')\n"
+        "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"] and (tmp_path / "c.png").stat().st_size > 0
 
 
 def _drawn(monkeypatch, draw, *args):
@@ -121,4 +155,21 @@ def test_feature_maps_and_filters_are_one_image_per_block_scaled_per_channel(mon
     tile = grid[:24, :24]  # the first filter, 3x3 grown to 24x24
     assert np.allclose(tile[..., 0], tile[..., 1]) and tile.min() == 0 and tile.max() == 1
     assert grid.shape[:2] == (3 * 24 + 2 * 2, 3 * 24 + 2 * 2) and "9 of 9, 3x3" in fig.texts[0].get_text()
+    plt.close(fig)
+
+
+def test_a_dataset_card_has_a_bar_per_class_and_split_as_tall_as_its_count(monkeypatch):
+    counts = pd.DataFrame(
+        [
+            {"class": c, "split": s, "count": n}
+            for s, ns in (("train", (40, 38)), ("val", (10, 12)))
+            for c, n in zip("ba", ns)
+        ]
+    )
+    fig = _drawn(monkeypatch, plots.class_counts, counts, "unused.png", "cifar10")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "a"]  # the data's order, not sorted
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "val"]
+    assert [p.get_height() for p in ax.patches] == [40, 38, 10, 12]
+    assert ax.get_title() == "cifar10: images per class and split"
     plt.close(fig)

@@ -20,7 +20,7 @@ def test_projection_covers_every_run_with_measured_rates_and_its_seeds():
     assert set(zip(table.study, table.run)) == runs
     assert (table.steps_per_second > 0).all() and (table.seconds > 0).all()
     row = table.set_index(["study", "run"]).loc["coco5_nets", "net1"]
-    assert row.train_images == 5 * 40 and row.steps_per_seed == 6 * 50  # 200 images, batch 4, 6 epochs
+    assert row.train_images == 5 * 40 and row.steps_per_seed == 4 * 50  # 200 images, batch 4, 4 epochs
     assert row.seconds == pytest.approx(row.seconds_per_seed * 2)  # two seeds
     totals = projection.per_study(table).set_index("study")
     assert totals.loc["total", "seconds"] == pytest.approx(table.seconds.sum())
@@ -34,7 +34,7 @@ def test_the_pipeline_projects_on_the_sizes_it_prepared(tmp_path):
     sizes = projection.prepared_sizes({"coco5": counts})
     assert sizes == {"coco5": (10, 3)}
     row = projection.project(demo, budget=0.02, log=lambda m: None, prepared=projection.Prepared(sizes, {})).iloc[0]
-    assert row.train_images == 10 and row.steps_per_seed == 6 * 3  # 10 images in batches of 4, 6 epochs
+    assert row.train_images == 10 and row.steps_per_seed == 4 * 3  # 10 images in batches of 4, 4 epochs
 
 
 def test_official_split_sizes_follow_the_config():

@@ -1,4 +1,8 @@
-"""Figures of the report (matplotlib + seaborn). Each function writes one PNG."""
+"""Figures of the report (matplotlib + seaborn). Each function writes one PNG.
+
+seaborn is imported by the figures that draw with it: its import (scipy.stats comes with it)
+is a second of every figure job, and the dataset card, confusion, attribution, mosaic, claim and
+projection figures need none of it."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ matplotlib.use("Agg")  # headless: cluster nodes and CI have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from cnnstudy.escape import plain_matplotlib_text  # noqa: E402
@@ -76,10 +79,12 @@ def sample_grid(data: dict, path, per_class: int = 5, seed: int = 0, split: str 
 
 
 def class_counts(counts: pd.DataFrame, path, title: str = ""):
-    fig, ax = plt.subplots(figsize=(max(4, 0.6 * counts["class"].nunique() + 2), 3))
-    sns.barplot(data=counts, x="class", y="count", hue="split", ax=ax)
-    ax.set_title(f"{title}: images per class and split")
-    ax.tick_params(axis="x", rotation=45)
+    """Images per class, a bar per split beside each other, classes and splits in their order."""
+    table = counts.pivot_table(index="class", columns="split", values="count", aggfunc="sum", sort=False)
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(table) + 2), 3))
+    table.plot.bar(ax=ax, width=0.8, rot=45)
+    ax.legend(title="split")
+    ax.set(title=f"{title}: images per class and split", xlabel="class", ylabel="count")
     _save(fig, path)
 
 
@@ -103,6 +108,8 @@ def learning_curves(curves: pd.DataFrame, path, scope: str = "epoch", title: str
 
 
 def _curve_panel(ax, c: pd.DataFrame, x: str, metric: str, models: list[str]):
+    import seaborn as sns
+
     if len(c):
         marker = "o" if x == "epoch" else None
         sns.lineplot(data=c, x=x, y=metric, hue="model", hue_order=models, errorbar=("pi", 100), marker=marker, ax=ax)
@@ -114,7 +121,7 @@ def _curve_panel(ax, c: pd.DataFrame, x: str, metric: str, models: list[str]):
 
 
 def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
-    """Seaborn heatmaps of the best epoch, rows true, columns predicted: one per split."""
+    """Heatmaps of the best epoch, rows true, columns predicted: one per split."""
     splits = [s for s in ("train", "val", "test") if s in set(confusion.split)]
     fig, axes = plt.subplots(1, max(1, len(splits)), figsize=(5.2 * max(1, len(splits)), 4.4), squeeze=False)
     for ax, split in zip(axes[0], splits):
@@ -123,7 +130,7 @@ def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
         m = c.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum").reindex(
             index=order, columns=order
         )
-        sns.heatmap(m, cmap="Blues", cbar=False, ax=ax)
+        _heatmap(ax, m)
         if len(order) <= 10:
             _annotate_counts(ax, m.to_numpy())
         acc = np.trace(m.values) / max(1, m.values.sum())
@@ -136,17 +143,40 @@ def confusion_pair(confusion: pd.DataFrame, path, title: str = ""):
     _save(fig, path)
 
 
+def _heatmap(ax, matrix: pd.DataFrame) -> None:
+    """The cells as seaborn's heatmap colours and labels them (Blues over the matrix's range,
+    the first row on top, a label at each cell's centre), without the whole-figure draw it makes
+    per heatmap to see whether labels overlap: here labels of more than 3 characters stand upright
+    under the columns and lie flat beside the rows."""
+    values = np.ma.masked_invalid(matrix.to_numpy(dtype=float))
+    ax.pcolormesh(values, cmap="Blues", vmin=values.min(), vmax=values.max())
+    rows, cols = values.shape
+    ax.set(xlim=(0, cols), ylim=(rows, 0))
+    upright = max((len(str(c)) for c in matrix.columns), default=0) > 3
+    ax.set_xticks(np.arange(cols) + 0.5, [str(c) for c in matrix.columns], rotation=90 if upright else 0)
+    ax.set_yticks(np.arange(rows) + 0.5, [str(r) for r in matrix.index], rotation=0, va="center")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _luminance(rgba) -> float:
+    """Relative luminance (WCAG 2), the measure seaborn's annot picks the text colour by."""
+    rgb = np.asarray(rgba)[:3]
+    linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(linear @ [0.2126, 0.7152, 0.0722])
+
+
 def _annotate_counts(ax, counts: np.ndarray):
-    """The counts in their cells, dark on light and light on dark, as seaborn's annot writes
-    them; but seaborn draws the whole figure once per heatmap to pick those colours, three of
-    a confusion figure's five draws."""
+    """The counts in their cells, dark on light and light on dark, as seaborn's annot writes them."""
     mesh = ax.collections[0]  # the heatmap's cells, with its colormap and its norm
     for (row, col), count in np.ndenumerate(counts):
-        dark = sns.utils.relative_luminance(mesh.to_rgba(count)) <= 0.408
+        dark = _luminance(mesh.to_rgba(count)) <= 0.408
         ax.text(col + 0.5, row + 0.5, f"{count:d}", ha="center", va="center", color="w" if dark else ".15")
 
 
 def per_class(confusion: pd.DataFrame, path, title: str = ""):
+    import seaborn as sns
+
     pc = per_class_accuracy(confusion)
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * pc["class"].nunique() + 3), 3.6))
     if len(pc):
@@ -162,6 +192,8 @@ def per_class(confusion: pd.DataFrame, path, title: str = ""):
 
 
 def conv_errors(cases: pd.DataFrame, path):
+    import seaborn as sns
+
     cols = [c for c in cases.columns if c.startswith("max_abs_error_")]
     long = cases.melt(
         id_vars=["case", "implementation"], value_vars=cols, var_name="quantity", value_name="error"
@@ -200,6 +232,8 @@ def shape_label(code: str) -> str:
 
 
 def conv_timing(timing: pd.DataFrame, path):
+    import seaborn as sns
+
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     timing = timing.assign(layer=timing["shape"].map(shape_label))
     for ax, col, what in zip(axes, ("forward_ratio", "forward_backward_ratio"), ("forward", "forward + backward")):
@@ -217,6 +251,8 @@ def conv_timing(timing: pd.DataFrame, path):
 def gradient_norms(grads: pd.DataFrame, path, title: str = ""):
     """Per-layer gradient norm against depth, early and late in training: vanishing gradients
     show as norms that shrink toward the input layers (small depth)."""
+    import seaborn as sns
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     if len(grads):
         models = list(dict.fromkeys(grads.model))
