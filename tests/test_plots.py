@@ -1,5 +1,8 @@
 """The report's figures: what a reader sees in them."""
 
+import subprocess
+import sys
+
 import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,9 +49,6 @@ def test_confusion_cells_and_counts_are_drawn_as_seaborns_heatmap_with_annot_dra
 
 def test_a_confusion_figure_imports_no_seaborn(tmp_path):
     """A confusion figure job's process never imports seaborn (nor scipy.stats with it)."""
-    import subprocess
-    import sys
-
     probe = (
         "import sys, pandas as pd\n"
         "from cnnstudy.report import plots\n"
@@ -170,6 +170,9 @@ def test_a_dataset_card_has_a_bar_per_class_and_split_as_tall_as_its_count(monke
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "a"]  # the data's order, not sorted
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "val"]
+    fig.canvas.draw()
+    legend, axes_box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 > axes_box.x1  # beside the bars, never over one
     assert [p.get_height() for p in ax.patches] == [40, 38, 10, 12]
     assert ax.get_title() == "cifar10: images per class and split"
     plt.close(fig)

@@ -82,8 +82,9 @@ def class_counts(counts: pd.DataFrame, path, title: str = ""):
     """Images per class, a bar per split beside each other, classes and splits in their order."""
     table = counts.pivot_table(index="class", columns="split", values="count", aggfunc="sum", sort=False)
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(table) + 2), 3))
-    table.plot.bar(ax=ax, width=0.8, rot=45)
-    ax.legend(title="split")
+    table.plot.bar(ax=ax, width=0.8, rot=45, legend=False)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")  # each name ends at its bars
+    _legend_beside(ax, "split")  # inside, "best" still sat on a bar of ten classes' thirty
     ax.set(title=f"{title}: images per class and split", xlabel="class", ylabel="count")
     _save(fig, path)
 
